@@ -1,0 +1,52 @@
+/** JSON-serialisable job input. Handlers must treat it as untrusted-shaped and validate it. */
+export type JobData = Record<string, unknown>;
+
+export interface JobContext {
+  id: string;
+  name: string;
+  /** 1 on the first try. */
+  attempt: number;
+  /** Aborted when the queue is stopping; long handlers should give up and let the job run again. */
+  signal: AbortSignal;
+}
+
+export type JobHandler = (data: JobData, context: JobContext) => Promise<void>;
+export type JobHandlers = Readonly<Record<string, JobHandler>>;
+
+export interface EnqueueOptions {
+  /**
+   * Idempotency key. While a job with this key is queued, running or completed, enqueueing again
+   * does nothing; a job with this key that failed for good is queued again (a redelivery retries it).
+   */
+  key?: string;
+  delayMs?: number;
+  /** Tries before the job is kept as failed (default 5). */
+  maxAttempts?: number;
+}
+
+export interface EnqueueResult {
+  id: string;
+  /** False when the key matched a job that already existed and was left as it was. */
+  created: boolean;
+}
+
+export interface WorkerOptions {
+  concurrency: number;
+}
+
+/**
+ * The one queue interface; `embedded-queue.ts` (durable in the database) and `bullmq-queue.ts`
+ * (Redis) implement it, and the same handlers run on both. Failed tries are retried with
+ * exponential backoff; a job whose worker died is run again.
+ */
+export interface JobQueue {
+  readonly driver: "embedded" | "bullmq";
+  enqueue(name: string, data: JobData, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /** Starts working jobs with these handlers. A job whose name has no handler fails with a clear error. */
+  startWorker(handlers: JobHandlers, options: WorkerOptions): Promise<void>;
+  /** Stops taking jobs, waits for running ones (up to `graceMs`), and releases the rest to run again. */
+  stopWorker(graceMs?: number): Promise<void>;
+  /** Throws when the backing store cannot be reached (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
