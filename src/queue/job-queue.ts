@@ -4,7 +4,7 @@ export type JobData = Record<string, unknown>;
 export interface JobContext {
   id: string;
   name: string;
-  /** 1 on the first try. */
+  /** 1 on the first try. A try cut short by a dead worker counts; one released by `stopWorker` does not. */
   attempt: number;
   /** Aborted when the queue is stopping; long handlers should give up and let the job run again. */
   signal: AbortSignal;
@@ -22,6 +22,12 @@ export interface EnqueueOptions {
   delayMs?: number;
   /** Tries before the job is kept as failed (default 5). */
   maxAttempts?: number;
+}
+
+export interface NewJob {
+  name: string;
+  data: JobData;
+  options?: EnqueueOptions;
 }
 
 export interface EnqueueResult {
@@ -42,6 +48,8 @@ export interface WorkerOptions {
 export interface JobQueue {
   readonly driver: "embedded" | "bullmq";
   enqueue(name: string, data: JobData, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /** The same as `enqueue` for each job, written in as few round trips as the driver can (webhook intake batches). */
+  enqueueMany(jobs: readonly NewJob[]): Promise<EnqueueResult[]>;
   /** Starts working jobs with these handlers. A job whose name has no handler fails with a clear error. */
   startWorker(handlers: JobHandlers, options: WorkerOptions): Promise<void>;
   /** Stops taking jobs, waits for running ones (up to `graceMs`), and releases the rest to run again. */

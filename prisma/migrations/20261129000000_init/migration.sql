@@ -101,6 +101,7 @@ CREATE TABLE "PlanVersion" (
     "status" TEXT NOT NULL DEFAULT 'awaiting_approval',
     "commentId" BIGINT,
     "createdById" TEXT,
+    "requestKey" TEXT,
     "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     CONSTRAINT "PlanVersion_taskId_fkey" FOREIGN KEY ("taskId") REFERENCES "Task" ("id") ON DELETE CASCADE ON UPDATE CASCADE
 );
@@ -247,6 +248,9 @@ CREATE INDEX "Task_requesterId_idx" ON "Task"("requesterId");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "Task_repositoryId_number_key" ON "Task"("repositoryId", "number");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "PlanVersion_requestKey_key" ON "PlanVersion"("requestKey");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "PlanVersion_taskId_version_key" ON "PlanVersion"("taskId", "version");

@@ -107,6 +107,7 @@ CREATE TABLE "PlanVersion" (
     "status" TEXT NOT NULL DEFAULT 'awaiting_approval',
     "commentId" BIGINT,
     "createdById" TEXT,
+    "requestKey" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "PlanVersion_pkey" PRIMARY KEY ("id")
@@ -262,6 +263,9 @@ CREATE INDEX "Task_requesterId_idx" ON "Task"("requesterId");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "Task_repositoryId_number_key" ON "Task"("repositoryId", "number");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "PlanVersion_requestKey_key" ON "PlanVersion"("requestKey");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "PlanVersion_taskId_version_key" ON "PlanVersion"("taskId", "version");

@@ -1,0 +1,176 @@
+// npm run bench:webhooks — signed issue_comment deliveries over HTTP against the all-in-one Amistio
+// process and a bare Probot app with a no-op handler: throughput, time to the 2xx, peak memory.
+import { type ChildProcess, fork } from "node:child_process";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sign } from "@octokit/webhooks-methods";
+import Sqlite from "better-sqlite3";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const RATE = 200;
+const SECRET = "bench-secret";
+
+const examples = createRequire(import.meta.url)("@octokit/webhooks-examples") as { name: string; examples: { action?: string }[] }[];
+const payload = examples.find((e) => e.name === "issue_comment")!.examples.find((e) => e.action === "created")!;
+const body = JSON.stringify(payload);
+const signature = await sign(SECRET, body);
+const privateKey = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+}).privateKey;
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+}
+
+async function startServer(script: string, env: Record<string, string>): Promise<Started> {
+  const child = fork(script, [], {
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, ...env, PRIVATE_KEY: privateKey, WEBHOOK_SECRET: SECRET, LOG_LEVEL: "silent" },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once("message", (message) => resolve((message as { address: string }).address));
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+/** Resident memory now and at its peak, from the kernel's own accounting. */
+function memory(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(/\s(\d+) kB/.exec(status.split("\n").find((line) => line.startsWith(name)) ?? "")?.[1] ?? 0) / 1024;
+  return { rssMb: field("VmRSS:"), peakMb: field("VmHWM:") };
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+function deliver(url: string, path: string): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${url}${path}`,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          "x-github-event": "issue_comment",
+          "x-github-delivery": randomUUID(),
+          "x-hub-signature-256": signature,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+};
+
+/** Closed loop: CONCURRENCY clients send back to back for SECONDS. */
+async function saturate(url: string, path: string) {
+  const latencies: number[] = [];
+  let ok = 0;
+  let failed = 0;
+  const end = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < end) {
+        const { status, ms } = await deliver(url, path);
+        if (status >= 200 && status < 300) ok++;
+        else failed++;
+        latencies.push(ms);
+      }
+    }),
+  );
+  return { perSecond: ok / SECONDS, ok, failed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** Open loop at a fixed rate, so queueing in the client does not hide server latency. */
+async function fixedRate(url: string, path: string, seconds: number) {
+  const latencies: number[] = [];
+  let ok = 0;
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < RATE * seconds; i++) {
+    const due = start + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(
+      deliver(url, path).then(({ status, ms }) => {
+        if (status >= 200 && status < 300) ok++;
+        latencies.push(ms);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  return { ok, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function measure(name: string, script: string, path: string, env: Record<string, string> = {}) {
+  const server = await startServer(script, env);
+  const pid = server.child.pid!;
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const idle = memory(pid);
+  const warm = await saturate(server.url, path); // warm-up: JIT, caches, SQLite pages
+  const load = await saturate(server.url, path);
+  const rate = await fixedRate(server.url, path, Math.min(SECONDS, 10));
+  const peak = memory(pid).peakMb;
+  return { name, server, idleMb: idle.rssMb, peakMb: peak, load, rate, accepted: warm.ok + load.ok + rate.ok };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "amistio-bench-"));
+const dbFile = join(dir, "bench.db");
+const results = [];
+try {
+  const bare = await measure("bare Probot", "bench/servers/bare-probot-server.ts", "/api/github/webhooks");
+  bare.server.child.kill("SIGTERM");
+  const amistio = await measure("Amistio", "bench/servers/amistio-server.ts", "/api/github/webhooks", {
+    APP_ID: "1",
+    DATABASE_URL: `file:${dbFile}`,
+    PORT: "0",
+    HOST: "127.0.0.1",
+  });
+  amistio.server.child.kill("SIGTERM");
+  await new Promise((resolve) => amistio.server.child.once("exit", resolve));
+  results.push(bare, amistio);
+
+  const db = new Sqlite(dbFile, { readonly: true });
+  const deliveries = (db.prepare("SELECT count(*) AS n FROM WebhookDelivery").get() as { n: number }).n;
+  const jobs = (db.prepare("SELECT count(*) AS n FROM Job WHERE name = 'webhook.deliver'").get() as { n: number }).n;
+  db.close();
+  const fmt = (n: number) => n.toFixed(1);
+  console.log(`\nwebhook intake, ${SECONDS}s per phase, ${CONCURRENCY} concurrent clients, ${body.length} byte issue_comment bodies\n`);
+  console.log("server        deliveries/s   p50 ms   p99 ms   @200/s p50   @200/s p99   idle RSS MB   peak RSS MB");
+  for (const r of results) {
+    console.log(
+      `${r.name.padEnd(13)} ${fmt(r.load.perSecond).padStart(12)} ${fmt(r.load.p50).padStart(8)} ${fmt(r.load.p99).padStart(8)} ${fmt(r.rate.p50).padStart(12)} ${fmt(r.rate.p99).padStart(12)} ${fmt(r.idleMb).padStart(13)} ${fmt(r.peakMb).padStart(13)}`,
+    );
+  }
+  console.log(`\nthroughput ratio Amistio / bare Probot: ${(amistio.load.perSecond / bare.load.perSecond).toFixed(2)} (target >= 0.60)`);
+  console.log(`p99 at 200 deliveries/s: ${fmt(amistio.rate.p99)} ms (target <= 15 ms)`);
+  console.log(`memory: idle ${fmt(amistio.idleMb)} MB (target <= 150), peak ${fmt(amistio.peakMb)} MB (target <= 250)`);
+  const complete = deliveries === amistio.accepted && jobs === amistio.accepted;
+  console.log(`persisted: ${deliveries} deliveries and ${jobs} jobs for ${amistio.accepted} deliveries answered 2xx (${complete ? "all persisted" : "MISMATCH"})`);
+  if (amistio.load.failed > 0) console.log(`non-2xx answers under load: ${amistio.load.failed}`);
+} finally {
+  agent.destroy();
+  for (const r of results) r.server.child.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+}

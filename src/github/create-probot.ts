@@ -1,0 +1,28 @@
+import type { Logger } from "pino";
+import { Probot, ProbotOctokit } from "probot";
+import type { AppEnv } from "../config/env.ts";
+
+export interface CreateProbotOptions {
+  env: Pick<AppEnv, "APP_ID" | "privateKey" | "WEBHOOK_SECRET" | "githubApiUrl">;
+  logger: Logger;
+  /** Tests pass an Octokit with retries and throttling off, and a fixed token. */
+  Octokit?: typeof ProbotOctokit;
+  githubToken?: string;
+}
+
+/**
+ * The Probot instance the worker hands deliveries to (`probot.receive`). Signatures are already
+ * checked at intake, so this instance never sees raw HTTP.
+ */
+export function createProbot(options: CreateProbotOptions): Probot {
+  const { env } = options;
+  return new Probot({
+    appId: env.APP_ID,
+    privateKey: env.privateKey,
+    secret: env.WEBHOOK_SECRET,
+    baseUrl: env.githubApiUrl,
+    log: options.logger,
+    ...(options.Octokit ? { Octokit: options.Octokit } : {}),
+    ...(options.githubToken ? { githubToken: options.githubToken } : {}),
+  });
+}

@@ -1,0 +1,84 @@
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Probot, ProbotOctokit } from "probot";
+import { loadWebKeys } from "./auth/load-web-keys.ts";
+import type { AppEnv } from "./config/env.ts";
+import { createDatabase, type Database } from "./db/create-database.ts";
+import { createProbot } from "./github/create-probot.ts";
+import { type RetentionTimer, startRetention } from "./privacy/start-retention.ts";
+import { createQueue } from "./queue/create-queue.ts";
+import type { JobHandlers, JobQueue } from "./queue/job-queue.ts";
+import { createServer } from "./web/create-server.ts";
+import { readWebSettings } from "./web/read-web-settings.ts";
+import { deliverWebhook } from "./webhooks/deliver-webhook.ts";
+import { DELIVER_WEBHOOK_JOB } from "./webhooks/delivery-recorder.ts";
+import { syncInstallation } from "./workspaces/sync-installation.ts";
+
+export interface AmistioOptions {
+  env: AppEnv;
+  logger: Logger;
+  /** Tests inject an Octokit class (retries and throttling off) and a token instead of App auth. */
+  Octokit?: typeof ProbotOctokit;
+  githubToken?: string;
+}
+
+export interface Amistio {
+  server: FastifyInstance;
+  database: Database;
+  queue: JobQueue;
+  probot: Probot;
+  /** Listens (web role) and works jobs (worker role); resolves to the listening address. */
+  start(): Promise<string | undefined>;
+  /** Stops taking work, lets running jobs finish or releases them, then closes everything. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Wiring only: build the clients, register the handlers. */
+export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
+  const { env, logger } = options;
+  if (!env.WEBHOOK_SECRET) throw new Error("WEBHOOK_SECRET is required to serve webhooks");
+  const database = await createDatabase({ url: env.DATABASE_URL });
+  const { db } = database;
+  const queue = createQueue({ redisUrl: env.REDIS_URL, db, logger: logger.child({ component: "queue" }) });
+  const probot = createProbot({ env, logger, Octokit: options.Octokit, githubToken: options.githubToken });
+  await probot.load((app) => {
+    syncInstallation(app, { db });
+  });
+  const handlers: JobHandlers = {
+    [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, probot }),
+  };
+  const settings = readWebSettings(env);
+  const server = await createServer({
+    db,
+    queue,
+    logger,
+    webhookPath: env.WEBHOOK_PATH,
+    webhookSecret: env.WEBHOOK_SECRET,
+    web: { settings, keys: loadWebKeys({ secret: settings.sessionSecret, dataDir: settings.dataDir }) },
+  });
+  const serves = env.AMISTIO_ROLE !== "worker";
+  const works = env.AMISTIO_ROLE !== "web";
+  let retention: RetentionTimer | undefined;
+
+  return {
+    server,
+    database,
+    queue,
+    probot,
+    async start() {
+      if (works) {
+        await queue.startWorker(handlers, { concurrency: env.AMISTIO_QUEUE_CONCURRENCY });
+        retention = startRetention({ db, logger, retentionDays: settings.retentionDays });
+      }
+      if (!serves) return undefined;
+      return server.listen({ port: env.PORT, host: env.HOST });
+    },
+    async stop(graceMs = 10_000) {
+      await server.close();
+      if (works) await queue.stopWorker(graceMs);
+      await retention?.stop();
+      await queue.close();
+      await database.close();
+    },
+  };
+}

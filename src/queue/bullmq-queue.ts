@@ -1,0 +1,245 @@
+import { type Job, Queue, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type {
+  EnqueueOptions,
+  EnqueueResult,
+  JobData,
+  JobHandlers,
+  JobQueue,
+  NewJob,
+  WorkerOptions,
+} from "./job-queue.ts";
+
+export interface BullmqQueueOptions {
+  redisUrl: string;
+  logger: Logger;
+  /** Default "default", like the embedded queue. */
+  queueName?: string;
+  /** Prefix of every Redis key (default "amistio"). */
+  prefix?: string;
+  /** First retry delay; it doubles per failed try (default 1 s). */
+  backoffBaseMs?: number;
+  /** How often a worker looks for jobs whose worker died (default 30 s). */
+  stalledIntervalMs?: number;
+  /** How long a job's lock lasts without renewal; workers renew it at half that (default 30 s). */
+  lockDurationMs?: number;
+}
+
+const DEFAULT_MAX_ATTEMPTS = 5;
+const DEFAULT_GRACE_MS = 5_000;
+const PING_TIMEOUT_MS = 5_000;
+// Finished jobs are what makes an idempotency key hold, so they are kept for a while rather than
+// removed at once; then trimmed so Redis does not grow for ever.
+const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
+const KEEP_FAILED_SECONDS = 30 * 24 * 3600;
+
+interface ActiveJob {
+  /** Puts the job back in the wait list and makes its processor return, whatever the handler does. */
+  release(): Promise<void>;
+}
+
+/**
+ * The queue for larger installations: BullMQ on Redis, shared by any number of web and worker
+ * processes. BullMQ's locks and stalled-job checks re-run a job whose worker died.
+ */
+export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
+  const logger = options.logger.child({ component: "queue", driver: "bullmq" });
+  const queueName = options.queueName ?? "default";
+  const prefix = options.prefix ?? "amistio";
+  const backoffBaseMs = options.backoffBaseMs ?? 1_000;
+  // Without the offline queue, enqueueing during a Redis outage fails at once (the webhook can then be
+  // redelivered) instead of hanging past GitHub's 10 s deadline.
+  const producer = new Redis(options.redisUrl, { enableOfflineQueue: false });
+  const queue = new Queue(queueName, { connection: producer, prefix });
+  queue.on("error", (error) => logger.error({ err: error }, "queue connection error"));
+  let worker: Worker | undefined;
+  let consumer: Redis | undefined;
+  const active = new Set<ActiveJob>();
+
+  async function enqueue(name: string, data: JobData, enqueueOptions: EnqueueOptions = {}): Promise<EnqueueResult> {
+    const jobOptions = {
+      attempts: enqueueOptions.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      backoff: { type: "exponential", delay: backoffBaseMs, jitter: 0.2 },
+      delay: Math.max(0, enqueueOptions.delayMs ?? 0),
+      removeOnComplete: { age: KEEP_COMPLETED_SECONDS },
+      removeOnFail: { age: KEEP_FAILED_SECONDS },
+    };
+    if (enqueueOptions.key === undefined) {
+      const job = await queue.add(name, data, jobOptions);
+      return { id: job.id!, created: true };
+    }
+    const jobId = jobIdForKey(enqueueOptions.key);
+    const existing = await queue.getJob(jobId);
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== "failed" && state !== "unknown") return { id: jobId, created: false };
+      if (state === "failed") {
+        try {
+          await existing.remove();
+        } catch {
+          // Another enqueue with this key got there first; its job stands.
+          return { id: jobId, created: false };
+        }
+      }
+    }
+    // BullMQ ignores an add whose jobId exists, so two racing enqueues still make one job.
+    const job = await queue.add(name, data, { ...jobOptions, jobId });
+    return { id: job.id!, created: true };
+  }
+
+  /**
+   * ioredis pipelines concurrent commands on its one connection, so adding in parallel is already
+   * few round trips. A key repeated within the list answers like a second enqueue would.
+   */
+  function enqueueMany(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+    const firstByKey = new Map<string, Promise<EnqueueResult>>();
+    return Promise.all(
+      jobs.map((job) => {
+        const key = job.options?.key;
+        const first = key === undefined ? undefined : firstByKey.get(key);
+        if (first) return first.then(({ id }) => ({ id, created: false }));
+        const result = enqueue(job.name, job.data, job.options);
+        if (key !== undefined) firstByKey.set(key, result);
+        return result;
+      }),
+    );
+  }
+
+  async function startWorker(handlers: JobHandlers, workerOptions: WorkerOptions): Promise<void> {
+    if (worker) throw new Error("the queue's worker is already started");
+    if (!Number.isInteger(workerOptions.concurrency) || workerOptions.concurrency < 1) {
+      throw new Error("worker concurrency must be a whole number of at least 1");
+    }
+    // BullMQ makes its own (blocking) connections from this one's settings and closes them itself;
+    // lazyConnect keeps this template from opening a socket it never uses.
+    consumer = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+    worker = new Worker(queueName, (job: Job, token?: string) => runJob(handlers, job, token), {
+      connection: consumer,
+      prefix,
+      concurrency: workerOptions.concurrency,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.stalledIntervalMs ?? 30_000,
+    });
+    worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+    worker.on("stalled", (jobId) => logger.warn({ jobId }, "running again a job whose worker stopped (stalled)"));
+    worker.on("failed", (job, error) => {
+      const final = !job || error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
+      const fields = { err: error, jobId: job?.id, job: job?.name, attempt: job?.attemptsMade };
+      if (final) logger.error(fields, "job failed for good");
+      else logger.warn(fields, "job failed; will retry");
+    });
+    await worker.waitUntilReady();
+  }
+
+  async function runJob(handlers: JobHandlers, job: Job, token: string | undefined): Promise<void> {
+    const handler = Object.hasOwn(handlers, job.name) ? handlers[job.name] : undefined;
+    // Failed at once: retrying cannot make a handler appear in this worker.
+    if (!handler) throw new UnrecoverableError(`no handler for job ${job.name}`);
+    const controller = new AbortController();
+    let onRelease: (error: Error) => void = () => {};
+    const released = new Promise<never>((_, reject) => {
+      onRelease = reject;
+    });
+    const entry: ActiveJob = {
+      async release() {
+        try {
+          await job.moveToWait(token);
+        } catch (error) {
+          logger.error(
+            { err: error, jobId: job.id },
+            "could not release a job at shutdown; it runs again once stalled",
+          );
+        }
+        controller.abort(new Error("the worker is stopping"));
+        // BullMQ treats WaitingError as "the job was moved elsewhere": no failed try is recorded.
+        onRelease(new WaitingError());
+      },
+    };
+    active.add(entry);
+    try {
+      await Promise.race([
+        handler(job.data as JobData, {
+          id: job.id!,
+          name: job.name,
+          // A try cut short by a dead worker counts, as in the embedded queue; BullMQ counts those apart.
+          attempt: job.attemptsMade + job.stalledCounter + 1,
+          signal: controller.signal,
+        }),
+        released,
+      ]);
+    } catch (error) {
+      throw error instanceof Error ? error : new Error(String(error));
+    } finally {
+      active.delete(entry);
+    }
+  }
+
+  async function stopWorker(graceMs = DEFAULT_GRACE_MS): Promise<void> {
+    const stopping = worker;
+    const connection = consumer;
+    if (!stopping) return;
+    worker = undefined;
+    consumer = undefined;
+    // close() stops fetching and waits for the running jobs; past the grace, release them so close() can end.
+    const closed = stopping.close();
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([
+      closed.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!inTime) {
+      const left = [...active];
+      active.clear();
+      await Promise.all(left.map((entry) => entry.release()));
+      if (left.length > 0) logger.warn({ count: left.length }, "released jobs still running at shutdown");
+      await closed;
+    }
+    connection?.disconnect();
+  }
+
+  return {
+    driver: "bullmq",
+    enqueue,
+    enqueueMany,
+    startWorker,
+    stopWorker,
+
+    async ping(): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Redis did not answer within ${PING_TIMEOUT_MS} ms`)),
+          PING_TIMEOUT_MS,
+        );
+      });
+      try {
+        await Promise.race([queue.waitUntilReady().then(() => producer.ping()), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async close(): Promise<void> {
+      await stopWorker();
+      await queue.close();
+      try {
+        await producer.quit();
+      } catch {
+        producer.disconnect();
+      }
+    },
+  };
+}
+
+/**
+ * BullMQ refuses custom job ids that contain ':' or are whole numbers (those are its own ids).
+ * Percent-encoding ':' (and '%', to stay reversible) and a fixed prefix avoid both, and keep
+ * distinct keys distinct.
+ */
+function jobIdForKey(key: string): string {
+  return `key-${key.replaceAll("%", "%25").replaceAll(":", "%3A")}`;
+}

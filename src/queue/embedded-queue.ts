@@ -1,0 +1,470 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import type { Db } from "../db/create-database.ts";
+import type {
+  EnqueueOptions,
+  EnqueueResult,
+  JobData,
+  JobHandlers,
+  JobQueue,
+  NewJob,
+  WorkerOptions,
+} from "./job-queue.ts";
+
+export interface EmbeddedQueueOptions {
+  db: Db;
+  logger: Logger;
+  now?: () => Date;
+  /** How often an idle worker looks for jobs from other processes and for delayed jobs (default 500 ms). */
+  pollIntervalMs?: number;
+  /** How long a claimed job stays ours without a heartbeat (default 30 s). */
+  leaseMs?: number;
+  /** First retry delay; it doubles per failed try (default 1 s). */
+  backoffBaseMs?: number;
+  /** Upper bound of a retry delay (default 5 min). */
+  backoffMaxMs?: number;
+  /** Shown in `lockedBy`; defaults to host, pid and a random suffix. */
+  workerId?: string;
+  /** Jobs of other queue names in the same table are left alone (default "default", as in the schema). */
+  queueName?: string;
+}
+
+const DEFAULT_MAX_ATTEMPTS = 5;
+const DEFAULT_GRACE_MS = 5_000;
+const LAST_ERROR_MAX_CHARS = 2_000;
+
+interface ClaimableJob {
+  id: string;
+  name: string;
+  data: string;
+  status: string;
+  attempts: number;
+  maxAttempts: number;
+}
+
+interface RunningJob {
+  id: string;
+  /** The `lockedBy` value of this claim: every later write is conditional on it, so a run that lost its lease cannot overwrite the next one. */
+  token: string;
+  controller: AbortController;
+  heartbeat?: NodeJS.Timeout;
+  done: Promise<void>;
+}
+
+interface WorkerState {
+  handlers: JobHandlers;
+  concurrency: number;
+  running: Map<string, RunningJob>;
+  stopping: boolean;
+  pumping?: Promise<void>;
+  again: boolean;
+  timer?: NodeJS.Timeout;
+  timerDueAt: number;
+}
+
+/**
+ * The default queue: durable in the database's `Job` table, so `npm start` needs nothing but SQLite.
+ * Claims are conditional updates that only one worker can win, so it is also safe with several
+ * processes on PostgreSQL. A claimed job holds a lease renewed by a heartbeat; a job whose lease ran
+ * out (its process died) is claimed again.
+ */
+export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
+  const { db } = options;
+  const logger = options.logger.child({ component: "queue", driver: "embedded" });
+  const now = options.now ?? (() => new Date());
+  const queueName = options.queueName ?? "default";
+  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const backoffBaseMs = options.backoffBaseMs ?? 1_000;
+  const backoffMaxMs = options.backoffMaxMs ?? 300_000;
+  const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  let worker: WorkerState | undefined;
+  // Per queue object, not per worker start: a handler orphaned by a stop must never share a token with a later claim.
+  let claims = 0;
+
+  function later(ms: number): Date {
+    return new Date(now().getTime() + ms);
+  }
+
+  /** Runs `claimAvailable` now, or once more after the pass in progress, so a wake-up is never lost. */
+  function pump(state: WorkerState): Promise<void> {
+    if (state.pumping) {
+      state.again = true;
+      return state.pumping;
+    }
+    state.pumping = (async () => {
+      try {
+        do {
+          state.again = false;
+          await claimAvailable(state);
+        } while (state.again && !state.stopping);
+      } catch (error) {
+        logger.error({ err: error }, "could not claim jobs; will try again at the next poll");
+      }
+    })().finally(() => {
+      state.pumping = undefined;
+      schedule(state, pollIntervalMs);
+    });
+    return state.pumping;
+  }
+
+  /** Keeps one timer, at the earliest time something is known to be due. */
+  function schedule(state: WorkerState, delayMs: number): void {
+    if (state.stopping) return;
+    const dueAt = Date.now() + delayMs;
+    if (state.timer && state.timerDueAt <= dueAt) return;
+    clearTimeout(state.timer);
+    state.timerDueAt = dueAt;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      void pump(state);
+    }, delayMs);
+  }
+
+  async function claimAvailable(state: WorkerState): Promise<void> {
+    while (!state.stopping) {
+      const free = state.concurrency - state.running.size;
+      if (free <= 0) return;
+      const at = now();
+      const candidates = await db.job.findMany({
+        where: {
+          queue: queueName,
+          OR: [
+            { status: "queued", runAt: { lte: at } },
+            { status: "running", lockedUntil: { lt: at } },
+          ],
+        },
+        orderBy: { runAt: "asc" },
+        take: free,
+        select: { id: true, name: true, data: true, status: true, attempts: true, maxAttempts: true },
+      });
+      if (candidates.length === 0) return;
+      // Candidates another worker won are skipped; the loop then looks again for the slots still free.
+      for (const candidate of candidates) {
+        if (state.stopping) return;
+        await claim(state, candidate, at);
+      }
+    }
+  }
+
+  async function claim(state: WorkerState, job: ClaimableJob, at: Date): Promise<void> {
+    const expired = job.status === "running";
+    // `attempts` changes at every claim, so matching it makes the update lose to any claim made
+    // since the candidate was read: exactly one worker gets count 1.
+    const unchanged = {
+      id: job.id,
+      attempts: job.attempts,
+      ...(expired ? { status: "running", lockedUntil: { lt: at } } : { status: "queued", runAt: { lte: at } }),
+    };
+    if (expired && job.attempts >= job.maxAttempts) {
+      const { count } = await db.job.updateMany({
+        where: unchanged,
+        data: {
+          status: "failed",
+          lockedBy: null,
+          lockedUntil: null,
+          lastError: "the worker running its last attempt stopped before finishing (lease expired)",
+        },
+      });
+      if (count === 1)
+        logger.error({ jobId: job.id, job: job.name }, "job failed: its worker died on the last attempt");
+      return;
+    }
+    const token = `${workerId}#${++claims}`;
+    const { count } = await db.job.updateMany({
+      where: unchanged,
+      data: {
+        status: "running",
+        attempts: { increment: 1 },
+        lockedBy: token,
+        lockedUntil: new Date(at.getTime() + leaseMs),
+      },
+    });
+    if (count !== 1) return;
+    if (expired)
+      logger.warn({ jobId: job.id, job: job.name }, "running again a job whose worker stopped (lease expired)");
+    const entry: RunningJob = { id: job.id, token, controller: new AbortController(), done: Promise.resolve() };
+    state.running.set(token, entry);
+    entry.done = execute(state, { ...job, attempts: job.attempts + 1 }, entry)
+      .catch((error: unknown) => {
+        // The lease will run out and the job will be claimed again: at-least-once.
+        logger.error({ err: error, jobId: job.id, job: job.name }, "could not record the outcome of a job");
+      })
+      .finally(() => {
+        state.running.delete(token);
+        if (!state.stopping) void pump(state);
+      });
+  }
+
+  async function execute(state: WorkerState, job: ClaimableJob, entry: RunningJob): Promise<void> {
+    const mine = { id: job.id, lockedBy: entry.token, status: "running" };
+    const handler = Object.hasOwn(state.handlers, job.name) ? state.handlers[job.name] : undefined;
+    if (!handler) {
+      // Failed at once: retrying cannot make a handler appear in this worker.
+      const lastError = `no handler for job ${job.name}`;
+      await db.job.updateMany({
+        where: mine,
+        data: { status: "failed", lockedBy: null, lockedUntil: null, lastError },
+      });
+      logger.error({ jobId: job.id, job: job.name }, lastError);
+      return;
+    }
+    entry.heartbeat = setInterval(() => void renew(entry), Math.max(Math.floor(leaseMs / 3), 10));
+    try {
+      await handler(JSON.parse(job.data) as JobData, {
+        id: job.id,
+        name: job.name,
+        attempt: job.attempts,
+        signal: entry.controller.signal,
+      });
+      clearInterval(entry.heartbeat);
+      const { count } = await db.job.updateMany({
+        where: mine,
+        data: { status: "completed", completedAt: now(), lockedBy: null, lockedUntil: null, lastError: null },
+      });
+      if (count !== 1)
+        logger.warn({ jobId: job.id, job: job.name }, "job finished after losing its lease; it may run again");
+    } catch (error) {
+      clearInterval(entry.heartbeat);
+      const lastError = errorText(error);
+      if (job.attempts >= job.maxAttempts) {
+        await db.job.updateMany({
+          where: mine,
+          data: { status: "failed", lockedBy: null, lockedUntil: null, lastError },
+        });
+        logger.error({ err: error, jobId: job.id, job: job.name, attempt: job.attempts }, "job failed for good");
+        return;
+      }
+      const delayMs = backoffMs(job.attempts);
+      await db.job.updateMany({
+        where: mine,
+        data: { status: "queued", runAt: later(delayMs), lockedBy: null, lockedUntil: null, lastError },
+      });
+      logger.warn(
+        { err: error, jobId: job.id, job: job.name, attempt: job.attempts, delayMs },
+        "job failed; will retry",
+      );
+      schedule(state, delayMs);
+    }
+  }
+
+  async function renew(entry: RunningJob): Promise<void> {
+    try {
+      const { count } = await db.job.updateMany({
+        where: { id: entry.id, lockedBy: entry.token, status: "running" },
+        data: { lockedUntil: later(leaseMs) },
+      });
+      if (count === 0) {
+        clearInterval(entry.heartbeat);
+        logger.warn({ jobId: entry.id }, "job lost its lease; asking its handler to stop");
+        entry.controller.abort(new Error("the job's lease was lost"));
+      }
+    } catch (error) {
+      logger.warn({ err: error, jobId: entry.id }, "could not renew a job's lease");
+    }
+  }
+
+  function backoffMs(attempt: number): number {
+    const capped = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (attempt - 1));
+    // Up to 20% less, so jobs that failed together do not all come back at the same instant.
+    return Math.round(capped * (0.8 + Math.random() * 0.2));
+  }
+
+  function fieldsOf(job: NewJob): JobFields {
+    return {
+      queue: queueName,
+      name: job.name,
+      data: JSON.stringify(job.data),
+      maxAttempts: job.options?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      runAt: later(Math.max(0, job.options?.delayMs ?? 0)),
+    };
+  }
+
+  /**
+   * New keyed jobs are written with one read and one insert for the whole list; the rare cases (a key
+   * seen before, or taken by a racing enqueue) go through `enqueueKeyed` one by one.
+   */
+  async function enqueueMany(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+    const results: (EnqueueResult | undefined)[] = new Array(jobs.length);
+    const keys = jobs.map((job) => job.options?.key).filter((key): key is string => key !== undefined);
+    const known = new Set(
+      keys.length === 0
+        ? []
+        : (await db.job.findMany({ where: { key: { in: keys } }, select: { key: true } })).map((row) => row.key),
+    );
+    const inserts: { index: number; fields: JobFields & { id: string; key?: string } }[] = [];
+    const oneByOne: number[] = [];
+    const batchKeys = new Set<string>();
+    jobs.forEach((job, index) => {
+      const key = job.options?.key;
+      if (key !== undefined && (known.has(key) || batchKeys.has(key))) {
+        oneByOne.push(index);
+        return;
+      }
+      if (key !== undefined) batchKeys.add(key);
+      inserts.push({ index, fields: { ...fieldsOf(job), id: randomUUID(), ...(key === undefined ? {} : { key }) } });
+    });
+    if (inserts.length > 0) {
+      try {
+        await db.job.createMany({ data: inserts.map((insert) => insert.fields) });
+        for (const insert of inserts) results[insert.index] = { id: insert.fields.id, created: true };
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        oneByOne.push(...inserts.map((insert) => insert.index));
+      }
+    }
+    for (const index of oneByOne.sort((a, b) => a - b)) {
+      const job = jobs[index]!;
+      const fields = fieldsOf(job);
+      results[index] =
+        job.options?.key === undefined
+          ? { id: (await db.job.create({ data: fields, select: { id: true } })).id, created: true }
+          : await enqueueKeyed(job.options.key, fields);
+    }
+    // Wake this process's worker at once rather than at the next poll: dispatch latency matters.
+    if (worker && !worker.stopping) {
+      const delays = jobs
+        .filter((_, index) => results[index]?.created)
+        .map((job) => Math.max(0, job.options?.delayMs ?? 0));
+      for (const delayMs of delays) if (delayMs > 0) schedule(worker, delayMs);
+      if (delays.includes(0)) void pump(worker);
+    }
+    return results as EnqueueResult[];
+  }
+
+  async function enqueueKeyed(key: string, fields: JobFields): Promise<EnqueueResult> {
+    for (let tries = 0; ; tries++) {
+      const existing = await db.job.findUnique({ where: { key }, select: { id: true, status: true } });
+      if (!existing) {
+        try {
+          const job = await db.job.create({ data: { ...fields, key }, select: { id: true } });
+          return { id: job.id, created: true };
+        } catch (error) {
+          // Another enqueue with this key won the insert: read what it made.
+          if (isUniqueViolation(error) && tries === 0) continue;
+          throw error;
+        }
+      }
+      if (existing.status !== "failed") return { id: existing.id, created: false };
+      const { count } = await db.job.updateMany({
+        where: { id: existing.id, status: "failed" },
+        data: {
+          ...fields,
+          status: "queued",
+          attempts: 0,
+          lockedBy: null,
+          lockedUntil: null,
+          lastError: null,
+          completedAt: null,
+        },
+      });
+      return { id: existing.id, created: count === 1 };
+    }
+  }
+
+  async function stopWorker(graceMs = DEFAULT_GRACE_MS): Promise<void> {
+    const state = worker;
+    if (!state) return;
+    worker = undefined;
+    state.stopping = true;
+    clearTimeout(state.timer);
+    await state.pumping;
+    if (state.running.size > 0) {
+      await settleWithin(
+        [...state.running.values()].map((entry) => entry.done),
+        graceMs,
+      );
+    }
+    await Promise.all(
+      [...state.running.values()].map(async (entry) => {
+        state.running.delete(entry.token);
+        clearInterval(entry.heartbeat);
+        try {
+          // Released before the abort, so a handler that gives up on the signal cannot record a failed try.
+          // The interrupted try does not count.
+          await db.job.updateMany({
+            where: { id: entry.id, lockedBy: entry.token, status: "running" },
+            data: { status: "queued", runAt: now(), lockedBy: null, lockedUntil: null, attempts: { decrement: 1 } },
+          });
+          logger.warn({ jobId: entry.id }, "released a job still running at shutdown");
+        } catch (error) {
+          logger.error(
+            { err: error, jobId: entry.id },
+            "could not release a job at shutdown; it runs again once its lease expires",
+          );
+        }
+        entry.controller.abort(new Error("the worker is stopping"));
+      }),
+    );
+  }
+
+  return {
+    driver: "embedded",
+
+    async enqueue(name: string, data: JobData, enqueueOptions: EnqueueOptions = {}): Promise<EnqueueResult> {
+      const [result] = await enqueueMany([{ name, data, options: enqueueOptions }]);
+      return result!;
+    },
+
+    enqueueMany,
+
+    async startWorker(handlers: JobHandlers, workerOptions: WorkerOptions): Promise<void> {
+      if (worker) throw new Error("the queue's worker is already started");
+      if (!Number.isInteger(workerOptions.concurrency) || workerOptions.concurrency < 1) {
+        throw new Error("worker concurrency must be a whole number of at least 1");
+      }
+      worker = {
+        handlers,
+        concurrency: workerOptions.concurrency,
+        running: new Map(),
+        stopping: false,
+        again: false,
+        timerDueAt: 0,
+      };
+      void pump(worker);
+    },
+
+    stopWorker,
+
+    async ping(): Promise<void> {
+      await db.$queryRaw`SELECT 1`;
+    },
+
+    async close(): Promise<void> {
+      await stopWorker();
+    },
+  };
+}
+
+interface JobFields {
+  queue: string;
+  name: string;
+  data: string;
+  maxAttempts: number;
+  runAt: Date;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "P2002";
+}
+
+function errorText(error: unknown): string {
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return text.length > LAST_ERROR_MAX_CHARS ? `${text.slice(0, LAST_ERROR_MAX_CHARS - 1)}…` : text;
+}
+
+/** Waits for all promises to settle, or for `ms`, whichever comes first, without leaving a timer behind. */
+async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.allSettled(promises),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

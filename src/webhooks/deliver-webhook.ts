@@ -1,0 +1,35 @@
+import type { Probot } from "probot";
+import type { Db } from "../db/create-database.ts";
+import type { JobHandler } from "../queue/job-queue.ts";
+import type { DeliverWebhookJobData } from "./delivery-recorder.ts";
+
+export interface DeliverWebhookOptions {
+  db: Db;
+  probot: Probot;
+}
+
+/**
+ * The worker side of intake: hands the recorded delivery to the Probot app's handlers and marks it
+ * done only once they succeeded, so a failed delivery is retried by the queue or by a redelivery.
+ */
+export function deliverWebhook({ db, probot }: DeliverWebhookOptions): JobHandler {
+  return async (data) => {
+    const { deliveryId, event, body } = data as DeliverWebhookJobData;
+    const payload = JSON.parse(body);
+    try {
+      // Probot's types want a known event name; intake only queues names from HANDLED_EVENTS.
+      await probot.receive({ id: deliveryId, name: event as "issues", payload });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await db.webhookDelivery.update({
+        where: { id: deliveryId },
+        data: { status: "failed", error: message.slice(0, 2000) },
+      });
+      throw error;
+    }
+    await db.webhookDelivery.update({
+      where: { id: deliveryId },
+      data: { status: "done", error: null, handledAt: new Date() },
+    });
+  };
+}

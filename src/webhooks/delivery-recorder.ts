@@ -1,0 +1,167 @@
+import type { Logger } from "pino";
+import type { Db } from "../db/create-database.ts";
+import type { JobQueue } from "../queue/job-queue.ts";
+
+export const DELIVER_WEBHOOK_JOB = "webhook.deliver";
+
+export interface DeliverWebhookJobData {
+  [key: string]: unknown;
+  deliveryId: string;
+  event: string;
+  /** The raw JSON body, kept as received so the worker parses exactly what was signed. */
+  body: string;
+}
+
+export interface IncomingDelivery {
+  deliveryId: string;
+  event: string;
+  action: string | null;
+  installationId: bigint | null;
+  body: string;
+}
+
+export type RecordOutcome =
+  | { outcome: "queued"; redelivered: boolean }
+  | { outcome: "duplicate"; status: string }
+  | { outcome: "unavailable"; error: unknown };
+
+export interface DeliveryRecorderOptions {
+  db: Db;
+  queue: JobQueue;
+  logger: Logger;
+  /** Most deliveries written in one go; more wait for the next flush. */
+  maxBatch?: number;
+}
+
+function deliveryRow(delivery: IncomingDelivery) {
+  const { deliveryId, event, action, installationId } = delivery;
+  return { id: deliveryId, event, action, installationId, status: "queued" };
+}
+
+interface Pending {
+  delivery: IncomingDelivery;
+  resolve: (outcome: RecordOutcome) => void;
+}
+
+/**
+ * Stores each delivery and queues its job before intake answers, writing them in batches: while one
+ * batch is being written, the deliveries that arrive meanwhile gather for the next. Under load this
+ * turns many small transactions into a few larger ones (group commit); when idle a batch is one
+ * delivery and nothing waits.
+ */
+export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
+  const { db, queue, logger } = options;
+  const maxBatch = options.maxBatch ?? 200;
+  let waiting: Pending[] = [];
+  let flushing: Promise<void> | undefined;
+
+  function record(delivery: IncomingDelivery): Promise<RecordOutcome> {
+    return new Promise((resolve) => {
+      waiting.push({ delivery, resolve });
+      if (!flushing) flushing = drain();
+    });
+  }
+
+  async function drain(): Promise<void> {
+    while (waiting.length > 0) {
+      const batch = waiting.slice(0, maxBatch);
+      waiting = waiting.slice(batch.length);
+      try {
+        await writeBatch(batch);
+      } catch (error) {
+        logger.error({ err: error, deliveries: batch.length }, "could not record webhook deliveries");
+        for (const pending of batch) pending.resolve({ outcome: "unavailable", error });
+      }
+    }
+    flushing = undefined;
+  }
+
+  /**
+   * The common case — every delivery new — costs one insert here and one in the queue. Only when an
+   * insert meets an id it already has are the deliveries sorted out against what is stored.
+   */
+  async function writeBatch(batch: Pending[]): Promise<void> {
+    const unique = new Map<string, Pending>();
+    for (const pending of batch) {
+      if (unique.has(pending.delivery.deliveryId)) pending.resolve({ outcome: "duplicate", status: "queued" });
+      else unique.set(pending.delivery.deliveryId, pending);
+    }
+    const fresh = [...unique.values()];
+    try {
+      await db.webhookDelivery.createMany({ data: fresh.map(({ delivery }) => deliveryRow(delivery)) });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      await writeAgainstStored(fresh);
+      return;
+    }
+    await enqueue(fresh, []);
+  }
+
+  async function writeAgainstStored(batch: Pending[]): Promise<void> {
+    const ids = batch.map((pending) => pending.delivery.deliveryId);
+    const known = new Map(
+      (await db.webhookDelivery.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } })).map(
+        (row) => [row.id, row.status],
+      ),
+    );
+    const fresh: Pending[] = [];
+    const retried: Pending[] = [];
+    for (const pending of batch) {
+      const status = known.get(pending.delivery.deliveryId);
+      if (status === undefined) fresh.push(pending);
+      // A redelivery of one whose handling failed: GitHub keeps the id, and it is queued again.
+      else if (status === "failed") retried.push(pending);
+      else pending.resolve({ outcome: "duplicate", status });
+    }
+    for (const pending of fresh) {
+      try {
+        await db.webhookDelivery.create({ data: deliveryRow(pending.delivery) });
+      } catch (error) {
+        // Recorded by another process a moment ago: that one acts on it.
+        if (!isUniqueViolation(error)) throw error;
+        pending.resolve({ outcome: "duplicate", status: "queued" });
+      }
+    }
+    if (retried.length > 0) {
+      await db.webhookDelivery.updateMany({
+        where: { id: { in: retried.map(({ delivery }) => delivery.deliveryId) }, status: "failed" },
+        data: { status: "queued", error: null },
+      });
+    }
+    await enqueue(fresh, retried);
+  }
+
+  async function enqueue(fresh: Pending[], retried: Pending[]): Promise<void> {
+    const accepted = [...fresh, ...retried];
+    if (accepted.length === 0) return;
+    try {
+      await queue.enqueueMany(
+        accepted.map(({ delivery }) => ({
+          name: DELIVER_WEBHOOK_JOB,
+          data: {
+            deliveryId: delivery.deliveryId,
+            event: delivery.event,
+            body: delivery.body,
+          } satisfies DeliverWebhookJobData,
+          options: { key: `delivery:${delivery.deliveryId}` },
+        })),
+      );
+    } catch (error) {
+      // Nothing half-written: without its job a delivery is forgotten, so GitHub's redelivery is acted on.
+      await db.webhookDelivery
+        .deleteMany({ where: { id: { in: fresh.map(({ delivery }) => delivery.deliveryId) } } })
+        .catch(() => undefined);
+      throw error;
+    }
+    for (const pending of fresh) pending.resolve({ outcome: "queued", redelivered: false });
+    for (const pending of retried) pending.resolve({ outcome: "queued", redelivered: true });
+  }
+
+  return { record };
+}
+
+export type DeliveryRecorder = ReturnType<typeof createDeliveryRecorder>;
+
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "P2002";
+}

@@ -1,0 +1,124 @@
+import { verify } from "@octokit/webhooks-methods";
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
+import type { Db } from "../db/create-database.ts";
+import { type DeliveryRecorder, type IncomingDelivery, isUniqueViolation } from "./delivery-recorder.ts";
+import { isHandledEvent } from "./handled-events.ts";
+
+/** GitHub caps webhook payloads at 25 MB. */
+export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+export interface WebhookCounters {
+  accepted: number;
+  duplicate: number;
+  ignored: number;
+  rejected: number;
+}
+
+export interface WebhookRouteOptions {
+  path: string;
+  /** Counted in memory for /readyz and logs; ignored deliveries are also stored with status "ignored". */
+  counters: WebhookCounters;
+  secret: string;
+  db: Db;
+  recorder: DeliveryRecorder;
+}
+
+const DELIVERY_ID = /^[0-9a-zA-Z-]{1,100}$/;
+const EVENT_NAME = /^[a-z_]{1,64}$/;
+
+/**
+ * Webhook intake: verify, dedupe by X-GitHub-Delivery, record, enqueue, answer. It never waits for
+ * GitHub or an AI model, so the 2xx is well inside GitHub's 10 s limit.
+ */
+export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
+  const { db, recorder, secret, counters } = options;
+
+  await app.register(async (scope) => {
+    // The signature covers the exact bytes, so the body is kept raw; JSON is parsed only after it checks out.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: MAX_WEBHOOK_BYTES }, (_request, body, done) =>
+      done(null, body),
+    );
+
+    scope.post(options.path, async (request, reply) => {
+      const header = (name: string) => {
+        const value = request.headers[name];
+        return typeof value === "string" ? value : undefined;
+      };
+      const deliveryId = header("x-github-delivery");
+      const event = header("x-github-event");
+      const signature = header("x-hub-signature-256");
+      const log = request.log.child({ deliveryId, event });
+      const refuse = (status: number, message: string) => {
+        counters.rejected++;
+        log.warn({ status }, `webhook refused: ${message}`);
+        return reply.code(status).send({ error: message });
+      };
+
+      if (!signature) {
+        return header("x-hub-signature")
+          ? refuse(401, "X-Hub-Signature-256 is required; SHA-1 signatures are not accepted")
+          : refuse(401, "missing X-Hub-Signature-256 header: set a webhook secret on the GitHub App");
+      }
+      if (!/^sha256=[0-9a-f]{64}$/.test(signature))
+        return refuse(401, "X-Hub-Signature-256 must be sha256=<64 hex digits>");
+      const body = request.body;
+      if (!Buffer.isBuffer(body) || body.length === 0) return refuse(400, "empty body");
+      const text = body.toString("utf8");
+      if (!(await verify(secret, text, signature))) {
+        return refuse(401, "signature does not match: check that WEBHOOK_SECRET equals the App's webhook secret");
+      }
+      if (!deliveryId || !DELIVERY_ID.test(deliveryId))
+        return refuse(400, "missing or malformed X-GitHub-Delivery header");
+      if (!event || !EVENT_NAME.test(event)) return refuse(400, "missing or malformed X-GitHub-Event header");
+      if (!(request.headers["content-type"] ?? "").startsWith("application/json")) {
+        return refuse(415, "content type must be application/json (set it in the GitHub App's webhook settings)");
+      }
+      let payload: { action?: unknown; installation?: { id?: unknown } };
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        return refuse(400, "body is not valid JSON");
+      }
+      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+        return refuse(400, "body must be a JSON object");
+      }
+
+      const action = typeof payload.action === "string" ? payload.action.slice(0, 64) : null;
+      const rawInstallation = payload.installation?.id;
+      const installationId = typeof rawInstallation === "number" ? BigInt(rawInstallation) : null;
+      const deliveryLog = log.child({ installationId: rawInstallation ?? null });
+
+      if (event === "ping") {
+        deliveryLog.info("webhook ping");
+        return reply.code(200).send({ status: "pong" });
+      }
+      if (!isHandledEvent(event)) {
+        counters.ignored++;
+        await db.webhookDelivery
+          .create({ data: { id: deliveryId, event, action, installationId, status: "ignored", handledAt: new Date() } })
+          .catch((error: unknown) => {
+            if (!isUniqueViolation(error)) throw error;
+          });
+        deliveryLog.info("webhook ignored: Amistio does not handle this event");
+        return reply.code(202).send({ status: "ignored" });
+      }
+      return accept(reply, { deliveryId, event, action, installationId, body: text }, deliveryLog);
+    });
+  });
+
+  async function accept(reply: FastifyReply, delivery: IncomingDelivery, log: FastifyBaseLogger) {
+    const result = await recorder.record(delivery);
+    if (result.outcome === "duplicate") {
+      counters.duplicate++;
+      log.info({ status: result.status }, "webhook duplicate: this delivery id was already received");
+      return reply.code(200).send({ status: "duplicate", delivery: result.status });
+    }
+    if (result.outcome === "unavailable") {
+      log.error({ err: result.error }, "webhook not recorded: the database or queue is unavailable");
+      return reply.code(503).send({ error: "could not record the delivery; redeliver it later" });
+    }
+    counters.accepted++;
+    log.info({ action: delivery.action, redelivered: result.redelivered }, "webhook accepted");
+    return reply.code(202).send({ status: "queued" });
+  }
+}

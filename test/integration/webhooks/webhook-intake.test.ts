@@ -1,0 +1,126 @@
+import { randomUUID } from "node:crypto";
+import { sign } from "@octokit/webhooks-methods";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startTestAmistio, TEST_WEBHOOK_SECRET, type TestAmistio } from "../../helpers/test-amistio.ts";
+import { webhookExample } from "../../helpers/webhook-examples.ts";
+
+describe("webhook intake over HTTP", () => {
+  let amistio: TestAmistio;
+  beforeEach(async () => {
+    amistio = await startTestAmistio();
+  });
+  afterEach(async () => {
+    await amistio.close();
+  });
+
+  const post = (body: string | Blob, headers: Record<string, string>) =>
+    fetch(`${amistio.url}/api/github/webhooks`, { method: "POST", headers, body });
+
+  it("records a signed delivery and queues its job before answering 202", async () => {
+    const payload = { ...webhookExample("issue_comment", "created"), installation: { id: 4242 } };
+    const id = randomUUID();
+    const response = await amistio.deliver("issue_comment", payload, { id });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ status: "queued" });
+    const { db } = amistio.database;
+    const delivery = await db.webhookDelivery.findUniqueOrThrow({ where: { id } });
+    expect(delivery).toMatchObject({ event: "issue_comment", action: "created" });
+    expect(delivery.installationId).toBe(4242n);
+    expect(await db.job.count({ where: { key: `delivery:${id}` } })).toBe(1);
+  });
+
+  it("acts on a delivery id once: a replay is acknowledged and not queued again", async () => {
+    const payload = webhookExample("installation", "created");
+    const id = randomUUID();
+    expect((await amistio.deliver("installation", payload, { id })).status).toBe(202);
+    await amistio.drain();
+    const replay = await amistio.deliver("installation", payload, { id });
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual({ status: "duplicate", delivery: "done" });
+    const { db } = amistio.database;
+    expect(await db.job.count()).toBe(1);
+    expect(await db.auditEvent.count({ where: { action: "installation.created" } })).toBe(1);
+  });
+
+  it("refuses forged, missing and SHA-1-only signatures with 401 and stores nothing", async () => {
+    const body = JSON.stringify(webhookExample("issue_comment", "created"));
+    const base = { "content-type": "application/json", "x-github-event": "issue_comment" };
+    const forged = await post(body, {
+      ...base,
+      "x-github-delivery": randomUUID(),
+      "x-hub-signature-256": await sign("not-the-secret", body),
+    });
+    const missing = await post(body, { ...base, "x-github-delivery": randomUUID() });
+    const sha1Only = await post(body, {
+      ...base,
+      "x-github-delivery": randomUUID(),
+      "x-hub-signature": "sha1=0123456789abcdef0123456789abcdef01234567",
+    });
+    const tampered = await post(body.replace("created", "deleted"), {
+      ...base,
+      "x-github-delivery": randomUUID(),
+      "x-hub-signature-256": await sign(TEST_WEBHOOK_SECRET, body),
+    });
+    for (const response of [forged, missing, sha1Only, tampered]) expect(response.status).toBe(401);
+    expect(((await sha1Only.json()) as { error: string }).error).toMatch(/SHA-1/);
+    expect(await amistio.database.db.webhookDelivery.count()).toBe(0);
+    expect(await amistio.database.db.job.count()).toBe(0);
+  });
+
+  it("answers 400 to signed bodies that are not JSON objects, and to a truncated body", async () => {
+    for (const body of ["{not json", "[1,2]", "null"]) {
+      const response = await post(body, {
+        "content-type": "application/json",
+        "x-github-event": "issues",
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": await sign(TEST_WEBHOOK_SECRET, body),
+      });
+      expect(response.status, body).toBe(400);
+    }
+    const full = JSON.stringify(webhookExample("issues", "opened"));
+    const truncated = full.slice(0, full.length / 2);
+    const response = await post(truncated, {
+      "content-type": "application/json",
+      "x-github-event": "issues",
+      "x-github-delivery": randomUUID(),
+      "x-hub-signature-256": await sign(TEST_WEBHOOK_SECRET, full),
+    });
+    expect(response.status).toBe(401);
+    expect(await amistio.database.db.webhookDelivery.count()).toBe(0);
+  });
+
+  it("answers 413 to a body over 25 MB without storing it", async () => {
+    const big = new Blob([Buffer.alloc(25 * 1024 * 1024 + 10, 0x20)]);
+    const response = await post(big, {
+      "content-type": "application/json",
+      "x-github-event": "issues",
+      "x-github-delivery": randomUUID(),
+      "x-hub-signature-256": `sha256=${"0".repeat(64)}`,
+    });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toMatch(/25 MB/);
+    expect(await amistio.database.db.webhookDelivery.count()).toBe(0);
+  });
+
+  it("acknowledges events it does not handle, counts them, and queues nothing", async () => {
+    const response = await amistio.deliver("star", { action: "created", installation: { id: 1 } });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ status: "ignored" });
+    expect(amistio.server.webhookCounters.ignored).toBe(1);
+    expect(await amistio.database.db.webhookDelivery.count({ where: { status: "ignored" } })).toBe(1);
+    expect(await amistio.database.db.job.count()).toBe(0);
+  });
+
+  it("answers a ping without queueing work", async () => {
+    const response = await amistio.deliver("ping", webhookExample("ping"));
+    expect(response.status).toBe(200);
+    expect(await amistio.database.db.job.count()).toBe(0);
+  });
+
+  it("reports health and readiness", async () => {
+    expect((await fetch(`${amistio.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${amistio.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready", database: "ok", queue: "ok" });
+  });
+});
