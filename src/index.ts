@@ -1,10 +1,14 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Probot, ProbotOctokit } from "probot";
+import { createRepositoryPermission } from "./approvals/repository-permission.ts";
 import { loadWebKeys } from "./auth/load-web-keys.ts";
+import type { CommandServices } from "./commands/command-context.ts";
+import { handleCommands } from "./commands/handle-commands.ts";
 import type { AppEnv } from "./config/env.ts";
 import { createDatabase, type Database } from "./db/create-database.ts";
 import { createProbot } from "./github/create-probot.ts";
+import { createPlannerChooser } from "./planning/choose-planner.ts";
 import { type RetentionTimer, startRetention } from "./privacy/start-retention.ts";
 import { createQueue } from "./queue/create-queue.ts";
 import type { JobHandlers, JobQueue } from "./queue/job-queue.ts";
@@ -41,8 +45,16 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
   const { db } = database;
   const queue = createQueue({ redisUrl: env.REDIS_URL, db, logger: logger.child({ component: "queue" }) });
   const probot = createProbot({ env, logger, Octokit: options.Octokit, githubToken: options.githubToken });
+  const services: CommandServices = {
+    db,
+    queue,
+    env,
+    plannerFor: createPlannerChooser({ env, logger }),
+    repositoryPermission: createRepositoryPermission(),
+  };
   await probot.load((app) => {
     syncInstallation(app, { db });
+    handleCommands(app, services);
   });
   const handlers: JobHandlers = {
     [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, probot }),

@@ -82,6 +82,32 @@ const envSchema = z.object({
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalUrl("the OpenAI-compatible endpoint, e.g. https://api.openai.com/v1"),
   OPENAI_MODEL: optionalText,
+  AMISTIO_PLANNER_TIMEOUT_SECONDS: positiveInt(120, 3600),
+  // Web sign-in. The client id/secret are the GitHub App's own, under the names Probot's setup flow writes.
+  GITHUB_CLIENT_ID: optionalText,
+  GITHUB_CLIENT_SECRET: optionalText,
+  SESSION_SECRET: z
+    .string()
+    .trim()
+    .min(32, "must be at least 32 characters, e.g. the output of `openssl rand -base64 32`")
+    .optional(),
+  AMISTIO_PRIVACY_CONTACT: optionalText,
+  AMISTIO_ADMINS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((login) => login.trim().toLowerCase())
+        .filter((login) => login !== ""),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,38})$/, "must be comma-separated GitHub logins")))
+    .default([]),
+  OIDC_PROVIDER: z.enum(["google"], "must be google, or leave it empty and set OIDC_ISSUER").optional(),
+  OIDC_ISSUER: optionalUrl("the OpenID Connect issuer, e.g. https://accounts.google.com"),
+  OIDC_CLIENT_ID: optionalText,
+  OIDC_CLIENT_SECRET: optionalText,
+  OIDC_NAME: optionalText,
+  AMISTIO_RETENTION_DAYS: positiveInt(90, 36500),
 });
 
 type ParsedEnv = z.output<typeof envSchema>;
@@ -110,7 +136,11 @@ export class EnvError extends Error {
 
 /** Reads and validates the environment once; the result is frozen. */
 export function readEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
-  const parsed = envSchema.safeParse(env);
+  // An empty value (as .env.example leaves them) means "not set", so defaults apply.
+  const given = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""),
+  );
+  const parsed = envSchema.safeParse(given);
   const problems: string[] = [];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { Probot, ProbotOctokit } from "probot";
+import { Probot, type ProbotOctokit } from "probot";
 import type { AppEnv } from "../config/env.ts";
 
 export interface CreateProbotOptions {

@@ -1,6 +1,7 @@
 import type { Probot } from "probot";
 import type { Db } from "../db/create-database.ts";
 import type { JobHandler } from "../queue/job-queue.ts";
+import { deliveryAttempt } from "./delivery-attempt.ts";
 import type { DeliverWebhookJobData } from "./delivery-recorder.ts";
 
 export interface DeliverWebhookOptions {
@@ -13,12 +14,14 @@ export interface DeliverWebhookOptions {
  * done only once they succeeded, so a failed delivery is retried by the queue or by a redelivery.
  */
 export function deliverWebhook({ db, probot }: DeliverWebhookOptions): JobHandler {
-  return async (data) => {
+  return async (data, job) => {
     const { deliveryId, event, body } = data as DeliverWebhookJobData;
     const payload = JSON.parse(body);
     try {
       // Probot's types want a known event name; intake only queues names from HANDLED_EVENTS.
-      await probot.receive({ id: deliveryId, name: event as "issues", payload });
+      await deliveryAttempt.run(job.attempt, () =>
+        probot.receive({ id: deliveryId, name: event as "issues", payload }),
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       await db.webhookDelivery.update({

@@ -29,13 +29,19 @@ export function testPrivateKey(): string {
 export interface TestAmistio extends Amistio {
   url: string;
   /** POSTs a signed delivery to the real HTTP endpoint. */
-  deliver(event: string, payload: unknown, options?: { id?: string; headers?: Record<string, string> }): Promise<Response>;
-  /** Resolves once no job is queued or running. */
+  deliver(
+    event: string,
+    payload: unknown,
+    options?: { id?: string; headers?: Record<string, string> },
+  ): Promise<Response>;
+  /** Resolves once no job is running or due. */
   drain(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startTestAmistio(options: { provider?: Provider; env?: Record<string, string> } = {}): Promise<TestAmistio> {
+export async function startTestAmistio(
+  options: { provider?: Provider; env?: Record<string, string> } = {},
+): Promise<TestAmistio> {
   const database = await createTestDatabase(options.provider ?? "sqlite");
   await database.close();
   const env = readEnv({
@@ -73,7 +79,10 @@ export async function startTestAmistio(options: { provider?: Provider; env?: Rec
       const deadline = Date.now() + timeoutMs;
       const db = amistio.database.db;
       while (Date.now() < deadline) {
-        const pending = await db.job.count({ where: { status: { in: ["queued", "running"] } } });
+        // A retry waiting out its backoff is not pending work for a test.
+        const pending = await db.job.count({
+          where: { OR: [{ status: "running" }, { status: "queued", runAt: { lte: new Date() } }] },
+        });
         if (pending === 0) return;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }

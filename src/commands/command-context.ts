@@ -1,0 +1,43 @@
+import type { Logger } from "pino";
+import type { Context } from "probot";
+import type { PermissionLevel } from "../approvals/repository-permission.ts";
+import type { AppEnv } from "../config/env.ts";
+import type { RepoSettings } from "../config/repo-settings.ts";
+import type { Db } from "../db/create-database.ts";
+import type { Planner } from "../planning/planner.ts";
+import type { JobQueue } from "../queue/job-queue.ts";
+import type { EnsuredTask } from "../tasks/ensure-task.ts";
+import type { ParsedCommand } from "./parse-commands.ts";
+
+export type Octokit = Context["octokit"];
+
+/** The services every command runner may use; built once in index.ts. */
+export interface CommandServices {
+  db: Db;
+  queue: JobQueue;
+  env: AppEnv;
+  /** The planner this repository's settings ask for. */
+  plannerFor(settings: RepoSettings): Planner;
+  repositoryPermission(octokit: Octokit, owner: string, repo: string, username: string): Promise<PermissionLevel>;
+}
+
+/** One accepted command, already authorised for its verb's base permission. */
+export interface CommandContext extends CommandServices {
+  octokit: Octokit;
+  log: Logger;
+  settings: RepoSettings;
+  command: ParsedCommand;
+  /** The delivery (or label event) that carried the command; keys every post so retries never repeat one. */
+  deliveryId: string;
+  owner: string;
+  repo: string;
+  task: EnsuredTask;
+  actor: { userId: string; login: string; type: string; permission: PermissionLevel };
+  /** Replies once per delivery and purpose. */
+  reply(body: string, purpose?: string): Promise<void>;
+  audit(action: string, data?: Record<string, unknown>): Promise<void>;
+  /** Re-renders the tracking comment; `problem` is shown until the next update. */
+  refresh(problem?: string): Promise<void>;
+}
+
+export type CommandRunner = (context: CommandContext) => Promise<void>;

@@ -1,0 +1,105 @@
+import { createApprovalPolicy } from "../approvals/approval-policy.ts";
+import { countingApprovals } from "../approvals/counting-approvals.ts";
+import type { Plan } from "../planning/plan-schema.ts";
+import { DISPATCH_RUN_JOB } from "../runs/dispatch-run-job.ts";
+import { isUniqueViolation } from "../webhooks/delivery-recorder.ts";
+import type { CommandRunner } from "./command-context.ts";
+
+/**
+ * `approve [vN]`: records the approver's approval of the current version, bound to its content
+ * hash, and once the policy's quorum is met marks the version approved and queues its first run.
+ */
+export const runApprove: CommandRunner = async (context) => {
+  const { db, task, settings, command, actor, octokit, owner, repo } = context;
+  const prefix = settings.commands.prefix;
+  const current = await db.planVersion.findFirst({ where: { taskId: task.id }, orderBy: { version: "desc" } });
+  const deny = async (reason: string, code: string) => {
+    await context.audit("approval.denied", { reason: code, version: current?.version ?? null });
+    await context.reply(reason);
+  };
+  if (!current) return deny(`There is no plan to approve yet: \`${prefix} plan\` writes one.`, "no_plan");
+  if (command.version !== undefined && command.version !== current.version) {
+    const exists = await db.planVersion.count({ where: { taskId: task.id, version: command.version } });
+    return deny(
+      `${exists ? `v${command.version} is not the current plan` : `There is no v${command.version}`}; the current one is v${current.version}. To approve it: \`${prefix} approve v${current.version}\`.`,
+      exists ? "stale_version" : "unknown_version",
+    );
+  }
+  if (current.status === "rejected") {
+    return deny(`v${current.version} was rejected. \`${prefix} revise <feedback>\` makes a new version.`, "rejected");
+  }
+  if (current.status === "approved") {
+    // A retried delivery may have stopped between approving and queueing: the key makes this a no-op otherwise.
+    await queueDispatch(context, current.id);
+    return context.reply(`v${current.version} is already approved.`);
+  }
+
+  const plan = current.content as unknown as Plan;
+  const policy = createApprovalPolicy({
+    octokit,
+    owner,
+    repo,
+    settings: settings.approvals,
+    requesterIds: [task.requesterId, current.createdById],
+    files: [...new Set(plan.steps.flatMap((step) => step.files))],
+  });
+  const decision = await policy.mayApprove(actor);
+  if (!decision.allowed) return deny(decision.reason, "policy");
+
+  try {
+    await db.approval.create({
+      data: {
+        planVersionId: current.id,
+        approverId: actor.userId,
+        contentHash: current.contentHash,
+        permission: actor.permission,
+        deliveryId: context.deliveryId,
+      },
+    });
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    const mine = await db.approval.findFirst({ where: { planVersionId: current.id, approverId: actor.userId } });
+    // The same delivery retried: its approval is in; go on to the quorum check.
+    if (mine?.deliveryId !== context.deliveryId) return context.reply(`You already approved v${current.version}.`);
+  }
+  await context.audit("approval.granted", { version: current.version, contentHash: current.contentHash });
+
+  const approvals = await countingApprovals(db, current);
+  const quorum = await policy.quorum(approvals.map((approval) => approval.login ?? ""));
+  if (quorum.met) {
+    // Only the approval that flips the version starts a run, however many arrive at once.
+    const run = await db.$transaction(async (tx) => {
+      const { count } = await tx.planVersion.updateMany({
+        where: { id: current.id, status: "awaiting_approval", contentHash: current.contentHash },
+        data: { status: "approved" },
+      });
+      if (count !== 1) return null;
+      await tx.task.update({ where: { id: task.id }, data: { state: "approved" } });
+      return tx.run.create({
+        data: {
+          taskId: task.id,
+          planVersionId: current.id,
+          contentHash: current.contentHash,
+          requestedById: actor.userId,
+        },
+      });
+    });
+    if (run) {
+      await context.audit("plan.approved", {
+        version: current.version,
+        contentHash: current.contentHash,
+        runId: run.id,
+      });
+      await queueDispatch(context, current.id);
+    }
+  }
+  await context.refresh();
+};
+
+async function queueDispatch(context: Parameters<CommandRunner>[0], planVersionId: string): Promise<void> {
+  const run = await context.db.run.findFirst({
+    where: { planVersionId, status: "queued" },
+    orderBy: { createdAt: "desc" },
+  });
+  if (run) await context.queue.enqueue(DISPATCH_RUN_JOB, { runId: run.id }, { key: `dispatch:${run.id}` });
+}

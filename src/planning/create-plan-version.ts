@@ -1,0 +1,149 @@
+import type { CommandContext } from "../commands/command-context.ts";
+import { postComment } from "../github/post-comment.ts";
+import { type ContextComment, gatherContext } from "./gather-context.ts";
+import { planContentHash } from "./plan-hash.ts";
+import { type Plan, planSchema } from "./plan-schema.ts";
+import { PlanningError } from "./planner.ts";
+import { renderPlanComment } from "./render-plan-comment.ts";
+
+// Amistio's own comments (plans, tracking, replies) carry this marker and are never fed back as input.
+const OWN_COMMENT = "<!-- amistio:";
+const MAX_COMMENTS = 300;
+
+/**
+ * Writes a new plan version for the task — from the issue for `plan`, from the previous version and
+ * the feedback for `revise` — and posts it. A retried job finds the version its delivery already
+ * made (by `requestKey`) and only finishes what is missing, so nothing is planned or posted twice.
+ */
+export async function createPlanVersion(context: CommandContext, options: { feedback?: string } = {}): Promise<void> {
+  const { db, task, octokit, owner, repo, settings, log } = context;
+  let version = await db.planVersion.findUnique({ where: { requestKey: context.deliveryId } });
+  if (!version) {
+    const previous = await db.planVersion.findFirst({ where: { taskId: task.id }, orderBy: { version: "desc" } });
+    if (options.feedback !== undefined && !previous) {
+      await context.reply(`There is no plan to revise yet: \`${settings.commands.prefix} plan\` writes the first one.`);
+      return;
+    }
+    const stateBefore = (await db.task.findUniqueOrThrow({ where: { id: task.id }, select: { state: true } })).state;
+    await db.task.update({
+      where: { id: task.id },
+      data: { state: "planning", ...(task.requesterId ? {} : { requesterId: context.actor.userId }) },
+    });
+    await context.refresh();
+
+    const { data: issue } = await octokit.rest.issues.get({ owner, repo, issue_number: task.number });
+    const comments: ContextComment[] = [];
+    for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, {
+      owner,
+      repo,
+      issue_number: task.number,
+      per_page: 100,
+    })) {
+      for (const comment of page.data) {
+        if (comment.body && !comment.body.includes(OWN_COMMENT)) {
+          comments.push({ id: comment.id, author: comment.user?.login ?? "ghost", body: comment.body });
+        }
+      }
+      if (comments.length >= MAX_COMMENTS) break;
+    }
+    const planningContext = await gatherContext({
+      octokit,
+      logger: log,
+      owner,
+      repo,
+      issue: {
+        number: issue.number,
+        title: issue.title,
+        body: issue.body ?? null,
+        labels: issue.labels.map((label) => (typeof label === "string" ? label : (label.name ?? ""))).filter(Boolean),
+        author: issue.user?.login ?? "ghost",
+      },
+      comments: comments.slice(-MAX_COMMENTS),
+      budgetTokens: settings.planner.contextTokens,
+      instructions: settings.planner.instructions,
+    });
+
+    const previousPlan = previous ? planSchema.safeParse(previous.content) : undefined;
+    let result: Awaited<ReturnType<ReturnType<CommandContext["plannerFor"]>["plan"]>>;
+    try {
+      result = await context.plannerFor(settings).plan({
+        context: planningContext,
+        ...(options.feedback !== undefined && previous && previousPlan?.success
+          ? { previous: { plan: previousPlan.data, version: previous.version, feedback: options.feedback } }
+          : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof PlanningError)) throw error;
+      log.warn({ err: error, code: error.code }, "planning failed");
+      await db.task.update({
+        where: { id: task.id },
+        data: { state: stateBefore === "planning" ? "requested" : stateBefore },
+      });
+      await context.audit("plan.failed", { code: error.code });
+      await context.reply(
+        `**Amistio could not write a plan.** ${error.message}\n\nTry again with \`${settings.commands.prefix} ${options.feedback === undefined ? "plan" : "revise <feedback>"}\`.`,
+      );
+      await context.refresh(error.message);
+      return;
+    }
+
+    const contentHash = planContentHash(result.plan);
+    version = await db.$transaction(async (tx) => {
+      const latest = await tx.planVersion.findFirst({ where: { taskId: task.id }, orderBy: { version: "desc" } });
+      await tx.planVersion.updateMany({
+        where: { taskId: task.id, status: { in: ["awaiting_approval", "approved"] } },
+        data: { status: "superseded" },
+      });
+      const created = await tx.planVersion.create({
+        data: {
+          taskId: task.id,
+          version: (latest?.version ?? 0) + 1,
+          contentHash,
+          content: result.plan,
+          source: result.source,
+          model: result.model,
+          inputTokens: result.usage?.input ?? null,
+          outputTokens: result.usage?.output ?? null,
+          contextReport: { ...planningContext.report, tokenCount: planningContext.tokenCount } as object,
+          createdById: context.actor.userId,
+          requestKey: context.deliveryId,
+        },
+      });
+      await tx.task.update({ where: { id: task.id }, data: { state: "awaiting_approval" } });
+      return created;
+    });
+    await context.audit("plan.created", {
+      version: version.version,
+      contentHash,
+      source: result.source,
+      model: result.model,
+      tokensIn: result.usage?.input ?? null,
+      tokensOut: result.usage?.output ?? null,
+      redactions: planningContext.report.redactions.reduce((sum, finding) => sum + finding.count, 0),
+    });
+  }
+
+  if (version.commentId === null) {
+    const report = version.contextReport as unknown as Parameters<typeof renderPlanComment>[0]["report"];
+    const body = renderPlanComment({
+      taskId: task.id,
+      version: version.version,
+      contentHash: version.contentHash,
+      plan: version.content as unknown as Plan,
+      source: version.source as "openai" | "offline",
+      model: version.model,
+      report,
+      prefix: settings.commands.prefix,
+      ...(version.version > 1 && options.feedback !== undefined ? { replaces: version.version - 1 } : {}),
+    });
+    const commentId = await postComment(octokit, {
+      owner,
+      repo,
+      issueNumber: task.number,
+      body,
+      key: `plan:${version.id}`,
+    });
+    await db.planVersion.update({ where: { id: version.id }, data: { commentId: BigInt(commentId) } });
+  }
+  await context.refresh();
+}

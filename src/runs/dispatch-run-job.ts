@@ -1,0 +1,1 @@
+export const DISPATCH_RUN_JOB = "run.dispatch";
