@@ -25,6 +25,7 @@ export function createPlannerChooser(options: {
     if (apiKey === undefined) {
       return {
         source: "openai",
+        overheadTokens: async () => 0,
         plan: async () => {
           throw new PlanningError(
             "unavailable",

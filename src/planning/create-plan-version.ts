@@ -9,6 +9,8 @@ import { renderPlanComment } from "./render-plan-comment.ts";
 // Amistio's own comments (plans, tracking, replies) carry this marker and are never fed back as input.
 const OWN_COMMENT = "<!-- amistio:";
 const MAX_COMMENTS = 300;
+// Even a large previous plan leaves the issue itself some room.
+const MIN_CONTEXT_TOKENS = 1_000;
 
 /**
  * Writes a new plan version for the task — from the issue for `plan`, from the previous version and
@@ -46,6 +48,14 @@ export async function createPlanVersion(context: CommandContext, options: { feed
       }
       if (comments.length >= MAX_COMMENTS) break;
     }
+    const planner = context.plannerFor(settings);
+    const previousPlan = previous ? planSchema.safeParse(previous.content) : undefined;
+    const revising =
+      options.feedback !== undefined && previous && previousPlan?.success
+        ? { plan: previousPlan.data, version: previous.version, feedback: options.feedback }
+        : undefined;
+    // The whole request fits the budget: what the planner adds is taken off the context's share.
+    const overhead = await planner.overheadTokens(revising);
     const planningContext = await gatherContext({
       octokit,
       logger: log,
@@ -59,19 +69,13 @@ export async function createPlanVersion(context: CommandContext, options: { feed
         author: issue.user?.login ?? "ghost",
       },
       comments: comments.slice(-MAX_COMMENTS),
-      budgetTokens: settings.planner.contextTokens,
+      budgetTokens: Math.max(MIN_CONTEXT_TOKENS, settings.planner.contextTokens - overhead),
       instructions: settings.planner.instructions,
     });
 
-    const previousPlan = previous ? planSchema.safeParse(previous.content) : undefined;
-    let result: Awaited<ReturnType<ReturnType<CommandContext["plannerFor"]>["plan"]>>;
+    let result: Awaited<ReturnType<typeof planner.plan>>;
     try {
-      result = await context.plannerFor(settings).plan({
-        context: planningContext,
-        ...(options.feedback !== undefined && previous && previousPlan?.success
-          ? { previous: { plan: previousPlan.data, version: previous.version, feedback: options.feedback } }
-          : {}),
-      });
+      result = await planner.plan({ context: planningContext, ...(revising ? { previous: revising } : {}) });
     } catch (error) {
       if (!(error instanceof PlanningError)) throw error;
       log.warn({ err: error, code: error.code }, "planning failed");

@@ -23,6 +23,8 @@ interface Outline {
 export function createOfflinePlanner(): Planner {
   return {
     source: "offline",
+    // Nothing is sent anywhere.
+    overheadTokens: async () => 0,
     async plan(input: PlannerInput): Promise<PlannerResult> {
       const { issue, report } = input.context;
       const outline = outlineOf(issue.title, issue.body);

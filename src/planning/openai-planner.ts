@@ -2,6 +2,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { countTokens } from "./fit-to-budget.ts";
 import { renderContext } from "./gather-context.ts";
 import { PLAN_JSON_SCHEMA, type Plan, planSchema } from "./plan-schema.ts";
 import { type Planner, type PlannerInput, type PlannerResult, PlanningError } from "./planner.ts";
@@ -23,6 +24,7 @@ const DEFAULT_BASE_URL = "https://api.openai.com/v1";
 const DEFAULT_TIMEOUT_MS = 120_000;
 // A bad answer is sent back for repair; more than this of it teaches the model nothing more.
 const MAX_ECHOED_ANSWER_CHARS = 20_000;
+const MESSAGE_FRAMING_TOKENS = 16;
 
 const SYSTEM_PROMPT = `You are Amistio's planner. You write implementation plans that a coding agent will carry out in a GitHub repository, after people have reviewed and approved them.
 
@@ -69,10 +71,15 @@ export function createOpenAiPlanner(options: OpenAiPlannerOptions): Planner {
 
   return {
     source: "openai",
+    async overheadTokens(previous) {
+      // Message framing costs a few tokens per message on top of the text.
+      return countTokens(SYSTEM_PROMPT) + countTokens(await userMessage("", previous)) + MESSAGE_FRAMING_TOKENS;
+    },
+
     async plan(input: PlannerInput): Promise<PlannerResult> {
       const messages: ChatCompletionMessageParam[] = [
         { role: "system", content: SYSTEM_PROMPT },
-        { role: "user", content: await userMessage(input) },
+        { role: "user", content: await userMessage(renderContext(input.context.sections), input.previous) },
       ];
       const usage = { input: 0, output: 0 };
       let model = options.model;
@@ -114,16 +121,15 @@ export function createOpenAiPlanner(options: OpenAiPlannerOptions): Planner {
   };
 }
 
-async function userMessage(input: PlannerInput): Promise<string> {
-  const context = renderContext(input.context.sections);
-  if (!input.previous) return `Plan the work for this issue.\n\n${context}`;
+async function userMessage(context: string, previous: PlannerInput["previous"]): Promise<string> {
+  if (!previous) return `Plan the work for this issue.\n\n${context}`;
   // The feedback comes straight from a comment: it is redacted like everything else.
-  const feedback = (await redactSecrets(input.previous.feedback)).text;
+  const feedback = (await redactSecrets(previous.feedback)).text;
   const fence = "`".repeat(Math.max(3, ...[...feedback.matchAll(/`+/g)].map((m) => m[0].length + 1)));
   return [
-    `Revise plan version ${input.previous.version} for this issue: write a new, complete plan that addresses the reviewer's feedback.`,
+    `Revise plan version ${previous.version} for this issue: write a new, complete plan that addresses the reviewer's feedback.`,
     context,
-    `## The current plan (version ${input.previous.version})\n\`\`\`json\n${JSON.stringify(input.previous.plan, null, 2)}\n\`\`\``,
+    `## The current plan (version ${previous.version})\n\`\`\`json\n${JSON.stringify(previous.plan, null, 2)}\n\`\`\``,
     `## What the reviewer asked to change\n${fence}text\n${feedback}\n${fence}`,
   ].join("\n\n");
 }

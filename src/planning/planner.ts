@@ -20,6 +20,8 @@ export interface PlannerResult {
 
 export interface Planner {
   readonly source: PlanSource;
+  /** Tokens the planner sends besides the context (instructions, a previous plan, feedback), so the whole request fits the budget. */
+  overheadTokens(previous?: PlannerInput["previous"]): Promise<number>;
   plan(input: PlannerInput): Promise<PlannerResult>;
 }
 

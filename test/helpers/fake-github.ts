@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import nock from "nock";
 
 export interface FakeComment {
@@ -28,111 +30,197 @@ const PERMISSION_OF: Record<string, string> = {
   read: "read",
 };
 
+type Reply = [number, unknown?];
+
 /**
- * GitHub's REST API for one repository, played by nock: what Amistio reads comes from the options,
- * what it writes (comments, reactions, edits) is kept so tests can assert on it.
+ * GitHub's REST API for one repository as a plain function: what Amistio reads comes from the
+ * options, what it writes (comments, reactions, edits) is kept so tests can assert on it. Bound to
+ * nock for tests (`fakeGithub`) or to a real HTTP server for benchmarks (`serveFakeGithub`).
  */
-export function fakeGithub(options: FakeGithubOptions = {}) {
+export function createFakeGithubApi(options: FakeGithubOptions = {}) {
   const owner = options.owner ?? "octo-org";
   const repo = options.repo ?? "widgets";
   const files = options.files ?? {};
   const state = {
-    comments: [] as FakeComment[],
+    comments: [] as (FakeComment & { issue: number })[],
     reactions: [] as { commentId: number; content: string }[],
     edits: 0,
     requests: [] as string[],
+    /** Called after each comment is created, e.g. to time a benchmark. */
+    onComment: undefined as ((comment: FakeComment & { issue: number }) => void) | undefined,
   };
   let nextId = 9_000_000_001;
   const sha = (path: string) => createHash("sha1").update(path).digest("hex");
+  const tree = Object.entries(files).map(([path, text]) => ({ path, type: "blob", sha: sha(path), size: text.length }));
+  const bySha = new Map(Object.keys(files).map((path) => [sha(path), path]));
   const base = `/repos/${owner}/${repo}`;
-  const api = nock("https://api.github.com").persist();
-  api.on("request", (request: { method: string; path: string }) =>
-    state.requests.push(`${request.method} ${request.path}`),
-  );
+  const notFound: Reply = [404, { message: "Not Found" }];
 
-  api
-    .get(new RegExp(`^/repos/${owner}/(${repo}|\\.github)/contents/(\\.github%2F|\\.github/)amistio\\.yml`))
-    .reply((uri) =>
-      uri.startsWith(base) && options.settings !== undefined
-        ? [200, options.settings] // Probot's config plugin asks for the raw file
-        : [404, { message: "Not Found" }],
-    );
-  api.get(new RegExp(`^${base}/collaborators/([^/]+)/permission`)).reply((uri) => {
-    const login = decodeURIComponent(uri.split("/")[5] ?? "");
-    const role = options.roles?.[login];
-    return role
-      ? [200, { permission: PERMISSION_OF[role], role_name: role, user: { login } }]
-      : [404, { message: "Not Found" }];
-  });
-  api.post(new RegExp(`^${base}/(issues|pulls)/comments/(\\d+)/reactions`)).reply((uri, body) => {
-    state.reactions.push({ commentId: Number(uri.split("/")[6]), content: (body as { content: string }).content });
-    return [201, { id: 1, content: (body as { content: string }).content }];
-  });
-  api.post(new RegExp(`^${base}/issues/(\\d+)/comments`)).reply((_uri, body) => {
-    const comment = {
-      id: nextId++,
-      body: (body as { body: string }).body,
-      user: { login: "amistio[bot]", type: "Bot" },
-    };
-    state.comments.push(comment);
-    return [201, comment];
-  });
-  api.patch(new RegExp(`^${base}/issues/comments/(\\d+)`)).reply((uri, body) => {
-    const comment = state.comments.find((c) => c.id === Number(uri.split("/").pop()));
-    if (!comment) return [404, { message: "Not Found" }];
-    comment.body = (body as { body: string }).body;
-    state.edits++;
-    return [200, comment];
-  });
-  api.delete(new RegExp(`^${base}/issues/comments/(\\d+)`)).reply((uri) => {
-    state.comments = state.comments.filter((c) => c.id !== Number(uri.split("/").pop()));
-    return [204];
-  });
-  api.get(new RegExp(`^${base}/issues/(\\d+)/comments`)).reply(() => [200, state.comments]);
-  api.get(new RegExp(`^${base}/issues/(\\d+)$`)).reply((uri) => {
-    const number = Number(uri.split("/").pop());
-    const issue = options.issues?.[number] ?? { title: `Issue ${number}`, body: "", author: "alice" };
-    return [200, { number, title: issue.title, body: issue.body, labels: [], user: { login: issue.author } }];
-  });
-  api.get(new RegExp(`^${base}$`)).reply(200, { default_branch: "main", full_name: `${owner}/${repo}` });
-  api.get(new RegExp(`^${base}/git/trees/`)).reply(200, {
-    truncated: false,
-    tree: Object.entries(files).map(([path, text]) => ({ path, type: "blob", sha: sha(path), size: text.length })),
-  });
-  api.get(new RegExp(`^${base}/readme`)).reply(() => {
-    const path = Object.keys(files).find((p) => /^readme(\.md)?$/i.test(p));
-    return path
-      ? [200, { path, content: Buffer.from(files[path]!).toString("base64"), encoding: "base64" }]
-      : [404, { message: "Not Found" }];
-  });
-  api.get(new RegExp(`^${base}/git/blobs/([0-9a-f]+)`)).reply((uri) => {
-    const wanted = uri.split("/").pop();
-    const path = Object.keys(files).find((p) => sha(p) === wanted);
-    return path
-      ? [200, { content: Buffer.from(files[path]!).toString("base64"), encoding: "base64" }]
-      : [404, { message: "Not Found" }];
-  });
-  api.get(new RegExp(`^${base}/contents/`)).reply(() => [404, { message: "Not Found" }]);
+  const routes: [string, RegExp, (match: RegExpMatchArray, body: any) => Reply][] = [
+    [
+      "GET",
+      new RegExp(`^/repos/${owner}/(${repo}|\\.github)/contents/(\\.github%2F|\\.github/)amistio\\.yml`),
+      (m) =>
+        // Probot's config plugin asks for the raw file.
+        m[1] === repo && options.settings !== undefined ? [200, options.settings] : notFound,
+    ],
+    [
+      "GET",
+      new RegExp(`^${base}/collaborators/([^/]+)/permission`),
+      (m) => {
+        const login = decodeURIComponent(m[1]!);
+        const role = options.roles?.[login];
+        return role ? [200, { permission: PERMISSION_OF[role], role_name: role, user: { login } }] : notFound;
+      },
+    ],
+    [
+      "POST",
+      new RegExp(`^${base}/(issues|pulls)/comments/(\\d+)/reactions`),
+      (m, body) => {
+        state.reactions.push({ commentId: Number(m[2]), content: body.content });
+        return [201, { id: 1, content: body.content }];
+      },
+    ],
+    [
+      "POST",
+      new RegExp(`^${base}/issues/(\\d+)/comments`),
+      (m, body) => {
+        const comment = {
+          id: nextId++,
+          issue: Number(m[1]),
+          body: body.body,
+          user: { login: "amistio[bot]", type: "Bot" },
+        };
+        state.comments.push(comment);
+        state.onComment?.(comment);
+        return [201, comment];
+      },
+    ],
+    [
+      "PATCH",
+      new RegExp(`^${base}/issues/comments/(\\d+)`),
+      (m, body) => {
+        const comment = state.comments.find((c) => c.id === Number(m[1]));
+        if (!comment) return notFound;
+        comment.body = body.body;
+        state.edits++;
+        return [200, comment];
+      },
+    ],
+    [
+      "DELETE",
+      new RegExp(`^${base}/issues/comments/(\\d+)`),
+      (m) => {
+        state.comments = state.comments.filter((c) => c.id !== Number(m[1]));
+        return [204];
+      },
+    ],
+    [
+      "GET",
+      new RegExp(`^${base}/issues/(\\d+)/comments`),
+      (m) => [200, state.comments.filter((c) => c.issue === Number(m[1]))],
+    ],
+    [
+      "GET",
+      new RegExp(`^${base}/issues/(\\d+)(\\?|$)`),
+      (m) => {
+        const number = Number(m[1]);
+        const issue = options.issues?.[number] ?? { title: `Issue ${number}`, body: "", author: "alice" };
+        return [200, { number, title: issue.title, body: issue.body, labels: [], user: { login: issue.author } }];
+      },
+    ],
+    ["GET", new RegExp(`^${base}(\\?|$)`), () => [200, { default_branch: "main", full_name: `${owner}/${repo}` }]],
+    ["GET", new RegExp(`^${base}/git/trees/`), () => [200, { truncated: false, tree }]],
+    [
+      "GET",
+      new RegExp(`^${base}/readme`),
+      () => {
+        const path = Object.keys(files).find((p) => /^readme(\.md)?$/i.test(p));
+        return path
+          ? [200, { path, content: Buffer.from(files[path]!).toString("base64"), encoding: "base64" }]
+          : notFound;
+      },
+    ],
+    [
+      "GET",
+      new RegExp(`^${base}/git/blobs/([0-9a-f]+)`),
+      (m) => {
+        const path = bySha.get(m[1]!);
+        return path ? [200, { content: Buffer.from(files[path]!).toString("base64"), encoding: "base64" }] : notFound;
+      },
+    ],
+    ["GET", new RegExp(`^${base}/contents/`), () => notFound],
+  ];
 
   return {
     owner,
     repo,
     state,
+    handle(method: string, path: string, body: unknown): Reply {
+      state.requests.push(`${method} ${path}`);
+      for (const [routeMethod, pattern, reply] of routes) {
+        const match = routeMethod === method ? path.match(pattern) : null;
+        if (match) return reply(match, body);
+      }
+      return [501, { message: `fake GitHub has no route for ${method} ${path}` }];
+    },
     /** Comments Amistio posted that are not the tracking comment. */
     replies: () => state.comments.filter((c) => !c.body.includes("<!-- amistio:tracking")),
     tracking: () => state.comments.filter((c) => c.body.includes("<!-- amistio:tracking")),
-    stop: () => nock.cleanAll(),
   };
+}
+
+export type FakeGithubApi = ReturnType<typeof createFakeGithubApi>;
+
+/** The fake API behind nock at api.github.com, for tests. */
+export function fakeGithub(options: FakeGithubOptions = {}) {
+  const api = createFakeGithubApi(options);
+  const scope = nock("https://api.github.com").persist();
+  for (const method of ["get", "post", "patch", "delete"] as const) {
+    scope[method](/.*/).reply(function (uri, body) {
+      const parsed = typeof body === "string" && body !== "" ? JSON.parse(body) : body;
+      return api.handle(this.req.method, uri, parsed) as [number, nock.Body];
+    });
+  }
+  return { ...api, stop: () => nock.cleanAll() };
 }
 
 export type FakeGithub = ReturnType<typeof fakeGithub>;
 
-let nextDelivery = 1;
+/**
+ * The fake API on a real HTTP server on 127.0.0.1, reached through Amistio's Enterprise Server
+ * settings (GHE_HOST, GHE_PROTOCOL=http, so the API base is /api/v3). For benchmarks.
+ */
+export async function serveFakeGithub(options: FakeGithubOptions = {}) {
+  const api = createFakeGithubApi(options);
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      const path = (request.url ?? "/").replace(/^\/api\/v3/, "");
+      const [status, body] = api.handle(request.method ?? "GET", path, raw ? JSON.parse(raw) : undefined);
+      const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
+      response
+        .writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" })
+        .end(text);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    ...api,
+    host: `127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+let nextComment = 1;
 
 /** A real issue_comment.created payload, pointed at the fake repository and a given author and text. */
 export function commentPayload(
   example: Record<string, unknown>,
-  github: FakeGithub,
+  github: Pick<FakeGithubApi, "owner" | "repo">,
   input: { issue: number; author: string; body: string; authorType?: string; installationId?: number },
 ): Record<string, unknown> {
   const payload = structuredClone(example) as Record<string, any>;
@@ -148,7 +236,7 @@ export function commentPayload(
   payload.issue = { ...payload.issue, number: input.issue, title: `Issue ${input.issue}`, pull_request: undefined };
   const userId = 1000 + [...input.author].reduce((sum, c) => sum + c.charCodeAt(0), 0);
   const user = { ...payload.comment.user, login: input.author, id: userId, type: input.authorType ?? "User" };
-  payload.comment = { ...payload.comment, id: 5_000_000 + nextDelivery++, body: input.body, user };
+  payload.comment = { ...payload.comment, id: 5_000_000 + nextComment++, body: input.body, user };
   payload.sender = user;
   return payload;
 }

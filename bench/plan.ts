@@ -1,0 +1,115 @@
+// npm run bench:plan — comment-to-plan-comment time over 200 tasks against a generated repository
+// of 2,500 files, with GitHub played by a local HTTP server and an AI endpoint that answers at once.
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sign } from "@octokit/webhooks-methods";
+import { pino } from "pino";
+import { readEnv } from "../src/config/env.ts";
+import { createAmistio } from "../src/index.ts";
+import { countTokens } from "../src/planning/fit-to-budget.ts";
+import { commentPayload, serveFakeGithub } from "../test/helpers/fake-github.ts";
+import { TestOctokit, testPrivateKey } from "../test/helpers/test-amistio.ts";
+import { webhookExample } from "../test/helpers/webhook-examples.ts";
+import { startFakeOpenAi } from "../test/integration/planning/helpers/fake-openai-server.ts";
+
+const TASKS = Number(process.env.BENCH_TASKS ?? 200);
+const FILES = 2_500;
+const BUDGET = 12_000; // the default planner.contextTokens
+const SECRET = "bench-secret";
+
+const files: Record<string, string> = { "README.md": `# Widgets\n\n${"A service that stores widgets. ".repeat(80)}\n` };
+for (let i = 0; i < FILES; i++) {
+  files[`src/module-${i % 50}/widget-${i}.ts`] =
+    `export function widget${i}(input: number): number {\n  return input * ${i};\n}\n${"// filler line for size\n".repeat(40)}`;
+}
+const issues: Record<number, { title: string; body: string; author: string }> = {};
+for (let n = 1; n <= TASKS; n++) {
+  issues[n] = {
+    title: `Make widget ${n} faster`,
+    body: `widget-${n} in src/module-${n % 50}/widget-${n}.ts is slow.\n\n- [ ] profile it\n- [ ] cache results\n- [ ] add a test\n\n${"Some more context about the problem. ".repeat(30)}`,
+    author: "alice",
+  };
+}
+
+const plan = JSON.stringify({
+  summary: "Cache the widget's results.",
+  steps: [{ title: "Add a cache", details: "Memoise by input.", files: ["src/module-1/widget-1.ts"] }],
+  risks: [],
+  tests: ["cache hit"],
+  questions: [],
+});
+const ai = await startFakeOpenAi(Array.from({ length: TASKS }, () => ({ content: plan })));
+const github = await serveFakeGithub({ roles: { alice: "write" }, files, issues });
+const dir = mkdtempSync(join(tmpdir(), "amistio-bench-plan-"));
+const env = readEnv({
+  APP_ID: "1",
+  PRIVATE_KEY: testPrivateKey(),
+  WEBHOOK_SECRET: SECRET,
+  DATABASE_URL: `file:${join(dir, "bench.db")}`,
+  PORT: "0",
+  HOST: "127.0.0.1",
+  GHE_HOST: github.host,
+  GHE_PROTOCOL: "http",
+  OPENAI_API_KEY: "bench",
+  OPENAI_BASE_URL: ai.baseURL,
+  OPENAI_MODEL: "bench-model",
+});
+const amistio = await createAmistio({
+  env,
+  logger: pino({ level: "silent" }),
+  Octokit: TestOctokit,
+  githubToken: "bench",
+});
+const url = await amistio.start();
+
+const planned = new Map<number, () => void>();
+github.state.onComment = (comment) => {
+  if (comment.body.includes("<!-- amistio:plan")) planned.get(comment.issue)?.();
+};
+
+const example = webhookExample("issue_comment", "created");
+const times: number[] = [];
+try {
+  for (let n = 1; n <= TASKS; n++) {
+    const body = JSON.stringify(commentPayload(example, github, { issue: n, author: "alice", body: "/amistio plan" }));
+    const done = new Promise<void>((resolve) => planned.set(n, resolve));
+    const started = performance.now();
+    const response = await fetch(`${url}${env.WEBHOOK_PATH}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "issue_comment",
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": await sign(SECRET, body),
+      },
+      body,
+    });
+    if (response.status !== 202) throw new Error(`delivery ${n} answered ${response.status}`);
+    await done;
+    times.push(performance.now() - started);
+  }
+  // Everything sent: the instructions and the user message with the issue's context.
+  const tokens = ai.received.map((request) => countTokens(request.body.messages.map((m) => m.content).join("\n")));
+  const stats = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+    return { median: at(0.5), p95: at(0.95), max: sorted.at(-1)! };
+  };
+  const t = stats(times);
+  const k = stats(tokens);
+  console.log(`\n${TASKS} tasks, repository of ${Object.keys(files).length} files, AI endpoint answering at once\n`);
+  console.log(
+    `comment → plan comment: median ${t.median.toFixed(1)} ms, p95 ${t.p95.toFixed(1)} ms, max ${t.max.toFixed(1)} ms (target: median <= 150 ms)`,
+  );
+  console.log(
+    `tokens sent per plan (whole request, o200k): median ${k.median}, p95 ${k.p95}, max ${k.max} (budget ${BUDGET}; over budget: ${tokens.filter((n) => n > BUDGET).length})`,
+  );
+  console.log(`GitHub requests per plan: ${(github.state.requests.length / TASKS).toFixed(1)}`);
+} finally {
+  await amistio.stop(1000);
+  await github.close();
+  await ai.close();
+  rmSync(dir, { recursive: true, force: true });
+}
