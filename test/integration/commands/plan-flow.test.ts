@@ -58,7 +58,9 @@ describe("plan → revise → approve through comments", () => {
     const run = await db.run.findFirstOrThrow();
     expect(run).toMatchObject({ planVersionId: version.id, contentHash: version.contentHash });
     expect(await db.job.count({ where: { key: `dispatch:${run.id}` } })).toBe(1);
-    expect((await db.task.findFirstOrThrow()).state).toBe("approved");
+    // What the dispatch job then does (here: no workflow in the fake repository) is the runs' story.
+    const approved = await db.auditEvent.findFirstOrThrow({ where: { action: "plan.approved" } });
+    expect(JSON.parse(approved.data)).toMatchObject({ version: 1, runId: run.id, contentHash: version.contentHash });
   });
 
   it("stops counting approvals of an earlier version after a revise, and refuses approving the old one by name", async () => {
