@@ -1,0 +1,144 @@
+import type { FastifyInstance } from "fastify";
+import { appendAuditEvent } from "../audit/append-audit-event.ts";
+import { deleteAccount } from "../privacy/delete-account.ts";
+import { exportAccount } from "../privacy/export-account.ts";
+import { html } from "./html.ts";
+import { accountPage, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from "./pages/account-page.ts";
+import { messagePage } from "./pages/message-page.ts";
+import { requireViewer } from "./require-viewer.ts";
+import { field, type WebContext } from "./web-context.ts";
+
+export interface AccountRoutesOptions {
+  ctx: WebContext;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+/** What a person types to confirm deleting their account. */
+export function deletionConfirmation(user: { login: string | null; email: string | null }): string {
+  return user.login ?? user.email ?? "delete my account";
+}
+
+/** The account page: profile and its correction, identities, export, deletion. */
+export async function accountRoutes(app: FastifyInstance, { ctx }: AccountRoutesOptions): Promise<void> {
+  const { db, now } = ctx;
+  app.addHook("preHandler", requireViewer(ctx));
+  const guarded = { preHandler: app.csrfProtection };
+  const back = html`<p><a href="/account">Back to your account</a></p>`;
+
+  app.get("/account", async (request, reply) => {
+    const viewer = request.viewer!;
+    const user = await db.user.findUniqueOrThrow({
+      where: { id: viewer.id },
+      select: {
+        login: true,
+        name: true,
+        email: true,
+        createdAt: true,
+        identities: { orderBy: { createdAt: "asc" }, select: { provider: true, subject: true, createdAt: true } },
+      },
+    });
+    const oidc = ctx.settings.oidc;
+    return ctx.page(request, reply, {
+      title: "Your account",
+      body: accountPage({
+        user,
+        identities: user.identities.map((identity) => ({
+          ...identity,
+          label:
+            identity.provider === "github"
+              ? "GitHub"
+              : identity.provider === oidc?.issuer.href
+                ? oidc.name
+                : identity.provider,
+        })),
+        choices: { github: Boolean(ctx.github), oidcName: oidc?.name, oidcIssuer: oidc?.issuer.href },
+        confirmation: deletionConfirmation(user),
+        csrfToken: reply.generateCsrf(),
+      }),
+    });
+  });
+
+  app.post("/account/profile", guarded, async (request, reply) => {
+    const viewer = request.viewer!;
+    const name = (field(request.body, "name") ?? "").trim();
+    const email = (field(request.body, "email") ?? "").trim();
+    const problems: string[] = [];
+    if (Array.from(name).length > MAX_NAME_LENGTH)
+      problems.push(`the name is longer than ${MAX_NAME_LENGTH} characters`);
+    if (email.length > MAX_EMAIL_LENGTH)
+      problems.push(`the email address is longer than ${MAX_EMAIL_LENGTH} characters`);
+    else if (email !== "" && !EMAIL.test(email)) problems.push("the email address is not of the form name@example.org");
+    if (problems.length > 0) {
+      return ctx.page(request, reply, {
+        status: 400,
+        title: "Details not saved",
+        body: messagePage({
+          heading: "Details not saved",
+          text: `Nothing was changed: ${problems.join("; ")}.`,
+          next: back,
+        }),
+      });
+    }
+    const data = { name: name === "" ? null : name, email: email === "" ? null : email };
+    const changed = Object.entries(data)
+      .filter(([key, value]) => viewer[key as keyof typeof data] !== value)
+      .map(([key]) => key);
+    if (changed.length > 0) {
+      await db.user.update({ where: { id: viewer.id }, data });
+      // Which fields changed, never their values: the audit trail holds no personal data.
+      await appendAuditEvent(
+        db,
+        { actorId: viewer.id, action: "account.updated", target: `user:${viewer.id}`, data: { fields: changed } },
+        { now },
+      );
+    }
+    return reply.redirect("/account", 303);
+  });
+
+  app.post("/account/export", guarded, async (request, reply) => {
+    const viewer = request.viewer!;
+    const at = now();
+    const data = await exportAccount(db, viewer.id, at);
+    if (!data) return reply.callNotFound();
+    await appendAuditEvent(
+      db,
+      { actorId: viewer.id, action: "account.exported", target: `user:${viewer.id}` },
+      { now },
+    );
+    return reply
+      .header("content-type", "application/json; charset=utf-8")
+      .header("content-disposition", `attachment; filename="amistio-data-${at.toISOString().slice(0, 10)}.json"`)
+      .header("cache-control", "no-store")
+      .send(JSON.stringify(data, null, 2));
+  });
+
+  app.post("/account/delete", guarded, async (request, reply) => {
+    const viewer = request.viewer!;
+    const expected = deletionConfirmation(viewer);
+    if ((field(request.body, "confirm") ?? "").trim() !== expected) {
+      return ctx.page(request, reply, {
+        status: 400,
+        title: "Account not deleted",
+        body: messagePage({
+          heading: "Account not deleted",
+          text: "What you typed does not match the confirmation shown on the account page. Nothing was deleted.",
+          next: back,
+        }),
+      });
+    }
+    const result = await deleteAccount(db, { userId: viewer.id, revoke: ctx.tokens.revoke, now });
+    request.session.delete();
+    request.viewer = null;
+    const failed = result && result.revocationFailed > 0;
+    return ctx.page(request, reply, {
+      title: "Account deleted",
+      body: messagePage({
+        heading: "Your account was deleted",
+        text: failed
+          ? "Your account and everything tied to it were erased, and the tokens Amistio held were deleted. A provider could not be reached to revoke its grant: you can also remove Amistio in that provider's settings."
+          : "Your account and everything tied to it were erased, and the access Amistio held was revoked. Signing in again creates a new, empty account.",
+      }),
+    });
+  });
+}

@@ -1,0 +1,252 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ResponseBodyError } from "openid-client";
+import { appendAuditEvent } from "../audit/append-audit-event.ts";
+import { refreshMemberships } from "../auth/refresh-memberships.ts";
+import { resolveSignIn, type VerifiedIdentity } from "../auth/resolve-sign-in.ts";
+import { html } from "./html.ts";
+import { messagePage } from "./pages/message-page.ts";
+import { safeReturnTo } from "./return-to.ts";
+import { field, type WebContext } from "./web-context.ts";
+import { type PendingSignIn, SIGN_IN_WINDOW_MS, webSession } from "./web-session.ts";
+
+export interface AuthRoutesOptions {
+  ctx: WebContext;
+}
+
+type Provider = PendingSignIn["provider"];
+
+/** Per address and route: enough for people, too few for guessing or hammering the providers. */
+const SIGN_IN_RATE_LIMIT = { max: 30, timeWindow: "1 minute" };
+
+/** Sign-in with GitHub and OpenID Connect (state, PKCE S256, nonce), linking, and sign-out. */
+export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOptions): Promise<void> {
+  const { db, now } = ctx;
+  const label = (provider: Provider) =>
+    provider === "github" ? "GitHub" : (ctx.settings.oidc?.name ?? "OpenID Connect");
+  const callbackPath = (provider: Provider) => `/auth/${provider}/callback`;
+  const fail = (request: FastifyRequest, reply: FastifyReply, status: number, heading: string, text: string) =>
+    ctx.page(request, reply, {
+      status,
+      title: heading,
+      body: messagePage({
+        heading,
+        text,
+        next: html`<p><a href="/">Back to the start page</a>${request.viewer ? html` · <a href="/account">Your account</a>` : ""}</p>`,
+      }),
+    });
+
+  async function start(request: FastifyRequest, reply: FastifyReply, provider: Provider) {
+    const client = provider === "github" ? ctx.github : ctx.oidc;
+    if (!client) {
+      return fail(
+        request,
+        reply,
+        404,
+        "Sign-in not available",
+        `Signing in with ${label(provider)} is not configured on this instance.`,
+      );
+    }
+    const returnTo = safeReturnTo(field(request.query, "returnTo"));
+    const link = field(request.query, "link") === "1";
+    if (link && !request.viewer) {
+      return fail(
+        request,
+        reply,
+        401,
+        "Sign in first",
+        `Sign in before linking a ${label(provider)} account to yours.`,
+      );
+    }
+    if (!link && request.viewer) return reply.redirect(returnTo ?? "/workspaces", 303);
+    let started: Awaited<ReturnType<typeof client.start>>;
+    try {
+      started = await client.start(`${ctx.origin(request)}${callbackPath(provider)}`);
+    } catch (error) {
+      request.log.error({ err: error, provider }, "could not start sign-in");
+      return fail(
+        request,
+        reply,
+        502,
+        "Sign-in unavailable",
+        `${label(provider)} could not be reached. Try again in a moment.`,
+      );
+    }
+    webSession.setPending(request, {
+      provider,
+      state: started.state,
+      verifier: started.verifier,
+      ...(started.nonce ? { nonce: started.nonce } : {}),
+      ...(link ? { linkUserId: request.viewer!.id } : {}),
+      ...(returnTo ? { returnTo } : {}),
+      startedAt: now().getTime(),
+    });
+    return reply.redirect(started.url.href, 302);
+  }
+
+  /** The identity, its tokens sealed for storage, and the GitHub access token in the clear for this request's own calls. */
+  async function verify(
+    provider: Provider,
+    callbackUrl: URL,
+    pending: PendingSignIn,
+  ): Promise<{ identity: VerifiedIdentity; githubToken?: string }> {
+    const seal = async (token: string | undefined) => (token ? ctx.vault.seal(token) : null);
+    if (provider === "github") {
+      const tokens = await ctx.github!.finish(callbackUrl, pending);
+      const profile = await ctx.github!.profile(tokens.accessToken);
+      const identity: VerifiedIdentity = {
+        provider: "github",
+        subject: String(profile.id),
+        email: profile.email,
+        accessToken: await seal(tokens.accessToken),
+        refreshToken: await seal(tokens.refreshToken),
+        expiresAt: tokens.expiresAt ?? null,
+        profile: {
+          githubId: BigInt(profile.id),
+          login: profile.login,
+          name: profile.name,
+          email: profile.email,
+          avatarUrl: profile.avatarUrl,
+        },
+      };
+      return { identity, githubToken: tokens.accessToken };
+    }
+    const verified = await ctx.oidc!.finish(callbackUrl, { ...pending, nonce: pending.nonce ?? "" });
+    return {
+      identity: {
+        provider: ctx.oidc!.issuer,
+        subject: verified.subject,
+        email: verified.email,
+        accessToken: await seal(verified.tokens.accessToken),
+        refreshToken: await seal(verified.tokens.refreshToken),
+        expiresAt: verified.tokens.expiresAt ?? null,
+        profile: { name: verified.name, email: verified.email, avatarUrl: verified.picture },
+      },
+    };
+  }
+
+  async function callback(request: FastifyRequest, reply: FastifyReply, provider: Provider) {
+    if (!(provider === "github" ? ctx.github : ctx.oidc)) {
+      return fail(
+        request,
+        reply,
+        404,
+        "Sign-in not available",
+        `Signing in with ${label(provider)} is not configured on this instance.`,
+      );
+    }
+    const pending = webSession.pending(request);
+    // One answer per start: whatever happens next, this one cannot be replayed.
+    if (pending) webSession.setPending(request, undefined);
+    const state = field(request.query, "state");
+    if (!pending || pending.provider !== provider || !state || state !== pending.state) {
+      return fail(
+        request,
+        reply,
+        400,
+        "Sign-in could not be completed",
+        "This answer does not belong to a sign-in started in this browser: it was already used, or it comes from another browser or tab. Nothing was changed; start again.",
+      );
+    }
+    if (now().getTime() - pending.startedAt > SIGN_IN_WINDOW_MS) {
+      return fail(
+        request,
+        reply,
+        400,
+        "Sign-in took too long",
+        "The sign-in was started more than 10 minutes ago. Nothing was changed; start again.",
+      );
+    }
+    const error = field(request.query, "error");
+    if (error) {
+      const description = field(request.query, "error_description") ?? error;
+      return fail(
+        request,
+        reply,
+        error === "access_denied" ? 403 : 400,
+        "Sign-in cancelled",
+        `${label(provider)} did not sign you in: ${description.slice(0, 300)}. Nothing was changed.`,
+      );
+    }
+    if (pending.linkUserId && request.viewer?.id !== pending.linkUserId) {
+      return fail(
+        request,
+        reply,
+        401,
+        "Session ended",
+        "Your session ended while linking an account. Sign in and try again.",
+      );
+    }
+
+    let verified: Awaited<ReturnType<typeof verify>>;
+    try {
+      verified = await verify(provider, new URL(request.url, ctx.origin(request)), pending);
+    } catch (failure) {
+      request.log.warn({ err: failure, provider }, "sign-in was not confirmed");
+      const detail = failure instanceof ResponseBodyError ? ` (${failure.error})` : "";
+      return fail(
+        request,
+        reply,
+        502,
+        "Sign-in could not be completed",
+        `${label(provider)} did not confirm the sign-in${detail}. Nothing was changed; start again.`,
+      );
+    }
+
+    const { identity, githubToken } = verified;
+    const outcome = await resolveSignIn(db, identity, pending.linkUserId);
+    if (!outcome.ok) {
+      const reason = {
+        identity_taken: `This ${label(provider)} account is already linked to another Amistio account. Sign in with it to use that account, or delete that account first.`,
+        github_account_taken: `This GitHub account already belongs to another Amistio account (from an earlier sign-in or from its activity on GitHub). Sign out, sign in with GitHub, and link ${ctx.settings.oidc?.name ?? "your other sign-in"} from that account.`,
+        other_github_linked: "Your account is already linked to a different GitHub account.",
+      }[outcome.reason];
+      return fail(request, reply, 409, "Account already linked", `${reason} Nothing was changed.`);
+    }
+    const { userId } = outcome;
+    if (!pending.linkUserId) webSession.signIn(request, userId, now());
+
+    let workspaces: number | undefined;
+    if (githubToken && identity.profile.githubId !== undefined) {
+      try {
+        workspaces = await refreshMemberships({
+          db,
+          github: ctx.github!,
+          accessToken: githubToken,
+          userId,
+          githubUserId: identity.profile.githubId,
+          now: now(),
+        });
+      } catch (failure) {
+        // Signing in still works; the workspace list stays as it was until the next refresh.
+        request.log.warn({ err: failure }, "could not list the person's installations");
+      }
+    }
+    const audit = (action: string, data: Record<string, unknown>) =>
+      appendAuditEvent(db, { actorId: userId, action, target: `user:${userId}`, data }, { now });
+    if (outcome.created) await audit("account.created", { provider });
+    if (outcome.linked) await audit("account.identity_linked", { provider });
+    if (!pending.linkUserId) await audit("session.signed_in", { provider, workspaces });
+    return reply.redirect(pending.returnTo ?? (pending.linkUserId ? "/account" : "/workspaces"), 303);
+  }
+
+  for (const provider of ["github", "oidc"] as const) {
+    app.get(`/auth/${provider}`, { config: { rateLimit: SIGN_IN_RATE_LIMIT } }, (request, reply) =>
+      start(request, reply, provider),
+    );
+    app.get(callbackPath(provider), { config: { rateLimit: SIGN_IN_RATE_LIMIT } }, (request, reply) =>
+      callback(request, reply, provider),
+    );
+  }
+
+  app.post("/auth/sign-out", { preHandler: app.csrfProtection }, async (request, reply) => {
+    if (request.viewer) {
+      await appendAuditEvent(
+        db,
+        { actorId: request.viewer.id, action: "session.signed_out", target: `user:${request.viewer.id}` },
+        { now },
+      );
+    }
+    request.session.delete();
+    return reply.redirect("/", 303);
+  });
+}

@@ -1,0 +1,30 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { html } from "./html.ts";
+import { messagePage } from "./pages/message-page.ts";
+import { signInLinks } from "./pages/sign-in-links.ts";
+import type { WebContext } from "./web-context.ts";
+
+const ENDED = {
+  expired: "Your session expired. Sign in again to continue.",
+  invalid: "Your session could not be read (it expired, or the cookie was changed). Sign in again to continue.",
+  account_gone: "The account this session belonged to no longer exists.",
+} as const;
+
+/** preHandler for pages that need a signed-in person: anyone else gets a 401 page with the ways in. */
+export function requireViewer(ctx: WebContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.viewer) return;
+    const returnTo = request.method === "GET" ? request.url : undefined;
+    const reason = request.sessionEnded ? ENDED[request.sessionEnded] : "This page is only for signed-in people.";
+    return ctx.page(request, reply, {
+      status: 401,
+      title: "Sign in",
+      body: messagePage({
+        heading: "Sign in to continue",
+        text: reason,
+        next: html`${signInLinks({ github: Boolean(ctx.github), oidcName: ctx.settings.oidc?.name }, returnTo)}
+<p><a href="/">Back to the start page</a></p>`,
+      }),
+    });
+  };
+}

@@ -1,0 +1,257 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { appendAuditEvent } from "../audit/append-audit-event.ts";
+import { refreshMemberships } from "../auth/refresh-memberships.ts";
+// Only for its SQL template tag, which both generated clients share.
+import { Prisma } from "../db/generated/sqlite/client.ts";
+import { html } from "./html.ts";
+import { auditLogPage } from "./pages/audit-log-page.ts";
+import { messagePage } from "./pages/message-page.ts";
+import { workspacePage } from "./pages/workspace-page.ts";
+import { workspacesPage } from "./pages/workspaces-page.ts";
+import { requireViewer } from "./require-viewer.ts";
+import { field, type WebContext } from "./web-context.ts";
+
+export interface WorkspaceRoutesOptions {
+  ctx: WebContext;
+}
+
+const TASKS_PER_PAGE = 20;
+const RUNS_PER_TASK = 5;
+const EVENTS_PER_PAGE = 50;
+const TASK_CURSOR = /^(\d{1,15})_([A-Za-z0-9_-]{1,64})$/;
+
+interface RunRow {
+  id: string;
+  taskId: string;
+  status: string;
+  conclusion: string | null;
+  planVersionId: string;
+  htmlUrl: string | null;
+  pullRequestUrl: string | null;
+  runnerName: string | null;
+  createdAt: Date;
+}
+
+/** The workspaces a person can reach, each one's tasks → plans → approvals → runs, and its audit log. */
+export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRoutesOptions): Promise<void> {
+  const { db, now } = ctx;
+  app.addHook("preHandler", requireViewer(ctx));
+  const message = (request: FastifyRequest, reply: FastifyReply, status: number, heading: string, text: string) =>
+    ctx.page(request, reply, {
+      status,
+      title: heading,
+      body: messagePage({ heading, text, next: html`<p><a href="/workspaces">Your workspaces</a></p>` }),
+    });
+
+  /**
+   * The latest runs of each task, in one round trip. Each branch reads at most RUNS_PER_TASK index
+   * entries; Prisma's nested `take` would load every run of the page's tasks and cut in memory,
+   * so a task retried thousands of times would slow its page down.
+   */
+  async function latestRuns(taskIds: string[]): Promise<RunRow[]> {
+    if (taskIds.length === 0) return [];
+    const branches = taskIds.map(
+      (
+        taskId,
+        index,
+      ) => Prisma.sql`SELECT * FROM (SELECT "id", "taskId", "status", "conclusion", "planVersionId", "htmlUrl",
+        "pullRequestUrl", "runnerName", "createdAt" FROM "Run" WHERE "taskId" = ${taskId}
+        ORDER BY "createdAt" DESC LIMIT ${RUNS_PER_TASK}) AS ${Prisma.raw(`r${index}`)}`,
+    );
+    const rows = await db.$queryRaw<RunRow[]>`${Prisma.join(branches, " UNION ALL ")}`;
+    // UNION ALL keeps no order of its own.
+    return rows.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  /** The membership, or a 404 that does not tell whether the workspace exists. */
+  async function membershipOf(request: FastifyRequest, reply: FastifyReply, workspaceId: string) {
+    const membership = await db.membership.findUnique({
+      where: { userId_workspaceId: { userId: request.viewer!.id, workspaceId } },
+      select: { role: true, workspace: { select: { id: true, accountLogin: true, status: true } } },
+    });
+    if (!membership) {
+      await message(
+        request,
+        reply,
+        404,
+        "Workspace not found",
+        "There is no such workspace, or GitHub does not list it among the installations you can reach.",
+      );
+    }
+    return membership;
+  }
+
+  app.get("/workspaces", async (request, reply) => {
+    const viewer = request.viewer!;
+    const [memberships, github] = await Promise.all([
+      db.membership.findMany({
+        where: { userId: viewer.id },
+        orderBy: { workspace: { accountLogin: "asc" } },
+        select: {
+          role: true,
+          refreshedAt: true,
+          workspace: { select: { id: true, accountLogin: true, accountType: true, status: true } },
+        },
+      }),
+      db.identity.findFirst({ where: { userId: viewer.id, provider: "github" }, select: { id: true } }),
+    ]);
+    return ctx.page(request, reply, {
+      title: "Your workspaces",
+      body: workspacesPage({
+        workspaces: memberships.map((membership) => ({
+          ...membership.workspace,
+          role: membership.role,
+          refreshedAt: membership.refreshedAt,
+        })),
+        hasGithub: github !== null,
+        githubConfigured: Boolean(ctx.github),
+        csrfToken: reply.generateCsrf(),
+      }),
+    });
+  });
+
+  app.post("/workspaces/refresh", { preHandler: app.csrfProtection }, async (request, reply) => {
+    const viewer = request.viewer!;
+    const identity = await db.identity.findFirst({
+      where: { userId: viewer.id, provider: "github" },
+      select: { id: true, provider: true, accessToken: true, refreshToken: true, expiresAt: true },
+    });
+    const token = identity && viewer.githubId !== null ? await ctx.tokens.githubAccessToken(identity) : undefined;
+    if (!ctx.github || !token) {
+      return message(
+        request,
+        reply,
+        409,
+        "Sign in with GitHub again",
+        "Amistio holds no valid GitHub token for you. Sign out and sign in with GitHub, and your workspaces are listed again.",
+      );
+    }
+    let count: number;
+    try {
+      count = await refreshMemberships({
+        db,
+        github: ctx.github,
+        accessToken: token,
+        userId: viewer.id,
+        githubUserId: viewer.githubId!,
+        now: now(),
+      });
+    } catch (error) {
+      request.log.warn({ err: error }, "could not list the person's installations");
+      return message(
+        request,
+        reply,
+        502,
+        "GitHub did not answer",
+        "GitHub could not be asked which workspaces you can reach. Your list was left as it was; try again later.",
+      );
+    }
+    await appendAuditEvent(
+      db,
+      { actorId: viewer.id, action: "memberships.refreshed", target: `user:${viewer.id}`, data: { workspaces: count } },
+      { now },
+    );
+    return reply.redirect("/workspaces", 303);
+  });
+
+  app.get<{ Params: { id: string } }>("/workspaces/:id", async (request, reply) => {
+    const membership = await membershipOf(request, reply, request.params.id);
+    if (!membership) return reply;
+    const after = field(request.query, "after");
+    const cursor = after === undefined ? undefined : TASK_CURSOR.exec(after);
+    if (after !== undefined && !cursor)
+      return message(request, reply, 400, "Bad page link", "That page link is not valid. Start from the newest tasks.");
+    const at = cursor ? new Date(Number(cursor[1])) : undefined;
+    const person = { select: { login: true, name: true } };
+    const rows = await db.task.findMany({
+      where: {
+        workspaceId: membership.workspace.id,
+        ...(cursor ? { OR: [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: cursor[2] } }] } : {}),
+      },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: TASKS_PER_PAGE + 1,
+      select: {
+        id: true,
+        number: true,
+        title: true,
+        state: true,
+        isPullRequest: true,
+        createdAt: true,
+        repository: { select: { fullName: true } },
+        requester: person,
+        planVersions: {
+          orderBy: { version: "desc" },
+          select: {
+            id: true,
+            version: true,
+            status: true,
+            contentHash: true,
+            source: true,
+            createdAt: true,
+            approvals: {
+              orderBy: { createdAt: "asc" },
+              select: { id: true, permission: true, createdAt: true, approver: person },
+            },
+          },
+        },
+      },
+    });
+    const page = rows.slice(0, TASKS_PER_PAGE);
+    const runs = await latestRuns(page.map((task) => task.id));
+    const tasks = page.map((task) => ({ ...task, runs: runs.filter((run) => run.taskId === task.id) }));
+    const last = tasks.at(-1);
+    return ctx.page(request, reply, {
+      title: membership.workspace.accountLogin,
+      body: workspacePage({
+        workspace: membership.workspace,
+        role: membership.role,
+        tasks,
+        next: rows.length > TASKS_PER_PAGE && last ? `${last.createdAt.getTime()}_${last.id}` : undefined,
+        paged: cursor !== undefined,
+        runsShown: RUNS_PER_TASK,
+      }),
+    });
+  });
+
+  app.get<{ Params: { id: string } }>("/workspaces/:id/audit", async (request, reply) => {
+    const membership = await membershipOf(request, reply, request.params.id);
+    if (!membership) return reply;
+    const beforeText = field(request.query, "before");
+    const before = beforeText === undefined ? undefined : Number(beforeText);
+    if (before !== undefined && (!/^\d{1,12}$/.test(beforeText!) || !Number.isSafeInteger(before))) {
+      return message(
+        request,
+        reply,
+        400,
+        "Bad page link",
+        "That page link is not valid. Start from the newest events.",
+      );
+    }
+    const [rows, chain] = await Promise.all([
+      db.auditEvent.findMany({
+        where: { workspaceId: membership.workspace.id, ...(before !== undefined ? { seq: { lt: before } } : {}) },
+        orderBy: { seq: "desc" },
+        take: EVENTS_PER_PAGE + 1,
+        select: { seq: true, createdAt: true, actorId: true, action: true, target: true, data: true, hash: true },
+      }),
+      ctx.chain.status(),
+    ]);
+    const events = rows.slice(0, EVENTS_PER_PAGE);
+    const actorIds = [...new Set(events.map((event) => event.actorId).filter((id): id is string => id !== null))];
+    const actors = await db.user.findMany({
+      where: { id: { in: actorIds } },
+      select: { id: true, login: true, name: true },
+    });
+    return ctx.page(request, reply, {
+      title: `Audit log of ${membership.workspace.accountLogin}`,
+      body: auditLogPage({
+        workspace: membership.workspace,
+        events,
+        actors: new Map(actors.map((actor) => [actor.id, actor])),
+        chain,
+        next: rows.length > EVENTS_PER_PAGE ? events.at(-1)!.seq : undefined,
+        paged: before !== undefined,
+      }),
+    });
+  });
+}
