@@ -46,6 +46,17 @@ describe("redactSecrets", () => {
     expect(findings).toEqual([{ rule: "aws", count: 2 }]);
   });
 
+  it("removes AWS secret access keys that end in / or +, which secretlint's own pattern misses", async () => {
+    for (const end of ["/", "+"]) {
+      const secret = `${fakeAwsSecretAccessKey().slice(0, 39)}${end}`;
+      for (const after of ["\n", " ", ""]) {
+        const { text, findings } = await redactSecrets(`aws_secret_access_key = ${secret}${after}`);
+        expectGone(text, secret);
+        expect(findings).toEqual([{ rule: "aws", count: 1 }]);
+      }
+    }
+  });
+
   it("removes every secret in a mixed text and counts them per rule", async () => {
     const secrets = [fakeGitHubToken(), fakeGitHubToken(), fakeSlackBotToken(), fakeOpenAiProjectKey()];
     const { text, findings } = await redactSecrets(secrets.map((s, i) => `line ${i}: ${s}`).join("\n"));
