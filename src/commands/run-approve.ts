@@ -1,7 +1,7 @@
 import { createApprovalPolicy } from "../approvals/approval-policy.ts";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
 import type { Plan } from "../planning/plan-schema.ts";
-import { DISPATCH_RUN_JOB } from "../runs/dispatch-run-job.ts";
+import { DISPATCH_MAX_ATTEMPTS, DISPATCH_RUN_JOB } from "../runs/dispatch-run-job.ts";
 import { isUniqueViolation } from "../webhooks/delivery-recorder.ts";
 import type { CommandRunner } from "./command-context.ts";
 
@@ -101,5 +101,11 @@ async function queueDispatch(context: Parameters<CommandRunner>[0], planVersionI
     where: { planVersionId, status: "queued" },
     orderBy: { createdAt: "desc" },
   });
-  if (run) await context.queue.enqueue(DISPATCH_RUN_JOB, { runId: run.id }, { key: `dispatch:${run.id}` });
+  if (run) {
+    await context.queue.enqueue(
+      DISPATCH_RUN_JOB,
+      { runId: run.id },
+      { key: `dispatch:${run.id}`, maxAttempts: DISPATCH_MAX_ATTEMPTS },
+    );
+  }
 }

@@ -108,6 +108,11 @@ const envSchema = z.object({
   OIDC_CLIENT_SECRET: optionalText,
   OIDC_NAME: optionalText,
   AMISTIO_RETENTION_DAYS: positiveInt(90, 36500),
+  // Runners authenticate with GitHub Actions OIDC tokens from this issuer. Unset: github.com's, or
+  // https://<GHE_HOST>/_services/token with GHE_HOST; an enterprise's custom issuer is set here.
+  AMISTIO_RUNNER_OIDC_ISSUER: optionalUrl(
+    "the GitHub Actions OIDC issuer, e.g. https://token.actions.githubusercontent.com",
+  ),
 });
 
 type ParsedEnv = z.output<typeof envSchema>;

@@ -56,7 +56,8 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
   const base = `/repos/${owner}/${repo}`;
   const notFound: Reply = [404, { message: "Not Found" }];
 
-  const routes: [string, RegExp, (match: RegExpMatchArray, body: any) => Reply][] = [
+  // Request bodies as Amistio sends them: { body } for comments, { content } for reactions.
+  const routes: [string, RegExp, (match: RegExpMatchArray, body: Record<string, string>) => Reply][] = [
     [
       "GET",
       new RegExp(`^/repos/${owner}/(${repo}|\\.github)/contents/(\\.github%2F|\\.github/)amistio\\.yml`),
@@ -77,8 +78,8 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
       "POST",
       new RegExp(`^${base}/(issues|pulls)/comments/(\\d+)/reactions`),
       (m, body) => {
-        state.reactions.push({ commentId: Number(m[2]), content: body.content });
-        return [201, { id: 1, content: body.content }];
+        state.reactions.push({ commentId: Number(m[2]), content: body.content ?? "" });
+        return [201, { id: 1, content: body.content ?? "" }];
       },
     ],
     [
@@ -88,7 +89,7 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
         const comment = {
           id: nextId++,
           issue: Number(m[1]),
-          body: body.body,
+          body: body.body ?? "",
           user: { login: "amistio[bot]", type: "Bot" },
         };
         state.comments.push(comment);
@@ -102,7 +103,7 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
       (m, body) => {
         const comment = state.comments.find((c) => c.id === Number(m[1]));
         if (!comment) return notFound;
-        comment.body = body.body;
+        comment.body = body.body ?? "";
         state.edits++;
         return [200, comment];
       },
@@ -150,13 +151,15 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
       },
     ],
     ["GET", new RegExp(`^${base}/contents/`), () => notFound],
+    // No runner workflow in the fake repository: dispatching answers like GitHub does then.
+    ["POST", new RegExp(`^${base}/actions/workflows/[^/]+/dispatches`), () => notFound],
   ];
 
   return {
     owner,
     repo,
     state,
-    handle(method: string, path: string, body: unknown): Reply {
+    handle(method: string, path: string, body: Record<string, string>): Reply {
       state.requests.push(`${method} ${path}`);
       for (const [routeMethod, pattern, reply] of routes) {
         const match = routeMethod === method ? path.match(pattern) : null;
@@ -215,6 +218,13 @@ export async function serveFakeGithub(options: FakeGithubOptions = {}) {
   };
 }
 
+/** The parts of an example payload this helper rewrites. */
+type Payload = Record<string, unknown> & {
+  repository: Record<string, unknown> & { owner: Record<string, unknown> };
+  issue: Record<string, unknown>;
+  comment: Record<string, unknown> & { user: Record<string, unknown> };
+};
+
 let nextComment = 1;
 
 /** A real issue_comment.created payload, pointed at the fake repository and a given author and text. */
@@ -223,7 +233,7 @@ export function commentPayload(
   github: Pick<FakeGithubApi, "owner" | "repo">,
   input: { issue: number; author: string; body: string; authorType?: string; installationId?: number },
 ): Record<string, unknown> {
-  const payload = structuredClone(example) as Record<string, any>;
+  const payload = structuredClone(example) as Payload;
   payload.installation = { id: input.installationId ?? 77 };
   payload.repository = {
     ...payload.repository,

@@ -1,0 +1,30 @@
+import type { Logger } from "pino";
+import type { Db } from "../db/create-database.ts";
+import { updateTrackingComment } from "../tasks/update-tracking-comment.ts";
+import { loadRunRecord, repoOf } from "./run-record.ts";
+import type { Octokit } from "./run-services.ts";
+import { syncRunCheck } from "./sync-run-check.ts";
+
+/** Shows a run's current state where people look: the task's tracking comment and, on pull requests, the check run. */
+export async function publishRun(input: {
+  db: Db;
+  octokit: Octokit;
+  runId: string;
+  requiredApprovals: number;
+  log: Logger;
+  problem?: string | null;
+}): Promise<void> {
+  const record = await loadRunRecord(input.db, input.runId);
+  if (!record) return;
+  const { owner, repo } = repoOf(record);
+  await updateTrackingComment({
+    db: input.db,
+    octokit: input.octokit,
+    owner,
+    repo,
+    taskId: record.taskId,
+    requiredApprovals: input.requiredApprovals,
+    problem: input.problem ?? null,
+  });
+  await syncRunCheck(input.db, input.octokit, record, input.log);
+}

@@ -1,0 +1,261 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { DEFAULT_REPO_SETTINGS } from "../config/repo-settings.ts";
+import type { Plan } from "../planning/plan-schema.ts";
+import { redactSecrets } from "../planning/redact-secrets.ts";
+import { approvalProblem } from "./approval-problem.ts";
+import { auditRun } from "./audit-run.ts";
+import { baseBranchFor } from "./base-branch.ts";
+import { runIdFromTitle } from "./dispatch-workflow.ts";
+import { loadRepoSettings } from "./load-repo-settings.ts";
+import { recordRunnerResult } from "./record-runner-result.ts";
+import { loadRunRecord, type RunRecord, repoOf, runBranch } from "./run-record.ts";
+import type { RunServices } from "./run-services.ts";
+import { isTerminal } from "./run-status.ts";
+import {
+  RUN_ID_PATTERN,
+  RUNNER_API_PREFIX,
+  RUNNER_LIMITS,
+  type RunnerJob,
+  runnerEventsSchema,
+  runnerResultSchema,
+} from "./runner-contract.ts";
+import { type RunnerClaims, RunnerTokenError, type RunnerTokenVerifier } from "./verify-runner-token.ts";
+
+export interface RunnerApiOptions {
+  services: RunServices;
+  verifyToken: RunnerTokenVerifier;
+}
+
+/** Refusals kept per run (events and audit): enough to diagnose, too few to flood anything. */
+const MAX_RECORDED_REFUSALS = 20;
+
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The API `amistio-runner` calls from inside the workflow job. There is no shared secret: each call
+ * carries a GitHub Actions OIDC token, verified against the issuer's keys, whose `repository`,
+ * `repository_id`, `workflow_ref`, `event_name` and `run_id` must be those of the dispatched run,
+ * and only while that run is live. Refusals of a genuine token are recorded on the run.
+ */
+export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions): Promise<void> {
+  const { services, verifyToken } = options;
+  const { db } = services;
+
+  async function authorise(request: FastifyRequest): Promise<{ record: RunRecord; claims: RunnerClaims }> {
+    const { runId } = request.params as { runId: string };
+    if (!RUN_ID_PATTERN.test(runId)) throw new Refusal(404, "no such run", "unknown_run");
+    const header = request.headers.authorization ?? "";
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    if (!token) {
+      throw new Refusal(
+        401,
+        "no token: the runner must send a GitHub Actions OIDC token (the job needs `permissions: id-token: write`)",
+        "no_token",
+      );
+    }
+    let claims: RunnerClaims;
+    try {
+      claims = await verifyToken(token);
+    } catch (error) {
+      if (!(error instanceof RunnerTokenError)) throw error;
+      throw new Refusal(error.kind === "unavailable" ? 503 : 401, error.message, "invalid_token");
+    }
+    const record = await loadRunRecord(db, runId);
+    if (!record) throw new Refusal(404, "no such run", "unknown_run");
+    try {
+      await checkClaims(record, claims);
+    } catch (error) {
+      if (error instanceof Refusal) await recordRefusal(record, error);
+      throw error;
+    }
+    return { record: (await loadRunRecord(db, runId))!, claims };
+  }
+
+  async function checkClaims(record: RunRecord, claims: RunnerClaims): Promise<void> {
+    const repository = record.task.repository;
+    if (
+      claims.repositoryId !== repository.githubId.toString() ||
+      claims.repository.toLowerCase() !== repository.fullName.toLowerCase()
+    ) {
+      throw new Refusal(403, "the token was issued to a workflow of another repository", "other_repository");
+    }
+    const workflowPrefix = `${claims.repository}/${record.workflowPath ?? ""}@`.toLowerCase();
+    if (claims.eventName !== "workflow_dispatch" || !claims.workflowRef.toLowerCase().startsWith(workflowPrefix)) {
+      throw new Refusal(
+        403,
+        "the token was issued to another workflow than the one Amistio dispatched",
+        "other_workflow",
+      );
+    }
+    if (isTerminal(record.status)) throw new Refusal(409, `the run has ended (${record.status})`, "run_ended");
+    if (record.status === "queued") throw new Refusal(409, "the run has not been dispatched", "not_dispatched");
+    if (record.workflowRunId === null) await correlate(record, claims);
+    else if (record.workflowRunId.toString() !== claims.runId) {
+      throw new Refusal(403, "the token was issued to another workflow run", "other_run");
+    }
+    if (
+      record.workflowRunAttempt !== null &&
+      claims.runAttempt !== null &&
+      claims.runAttempt !== String(record.workflowRunAttempt)
+    ) {
+      throw new Refusal(403, "the token was issued to another attempt of the workflow run", "other_attempt");
+    }
+  }
+
+  /** A dispatch GitHub answered without the run id: the token's run must carry this run's title. */
+  async function correlate(record: RunRecord, claims: RunnerClaims): Promise<void> {
+    const octokit = await services.octokitFor(record.task.workspace.installationId);
+    const { owner, repo } = repoOf(record);
+    const { data } = await octokit.rest.actions.getWorkflowRun({ owner, repo, run_id: Number(claims.runId) });
+    if (
+      runIdFromTitle(data.display_title) !== record.id ||
+      data.path !== record.workflowPath ||
+      data.event !== "workflow_dispatch"
+    ) {
+      throw new Refusal(403, "the token was issued to another workflow run", "other_run");
+    }
+    await db.run.updateMany({
+      where: { id: record.id, workflowRunId: null },
+      data: { workflowRunId: BigInt(claims.runId), workflowRunAttempt: data.run_attempt ?? 1, htmlUrl: data.html_url },
+    });
+  }
+
+  async function recordRefusal(record: RunRecord, refusal: Refusal): Promise<void> {
+    const recorded = await db.runEvent.count({ where: { runId: record.id, kind: "refused" } });
+    if (recorded >= MAX_RECORDED_REFUSALS) return;
+    await db.runEvent.create({
+      data: { runId: record.id, kind: "refused", message: refusal.message, data: { code: refusal.code } },
+    });
+    await auditRun(db, record, "runner.refused", { code: refusal.code, status: refusal.status });
+  }
+
+  function refuse(reply: FastifyReply, request: FastifyRequest, error: unknown) {
+    if (!(error instanceof Refusal)) throw error;
+    request.log.warn(
+      { status: error.status, code: error.code, url: request.url },
+      `runner call refused: ${error.message}`,
+    );
+    return reply.code(error.status).send({ error: error.message, code: error.code });
+  }
+
+  await app.register(
+    async (scope) => {
+      scope.post("/runs/:runId/start", async (request, reply) => {
+        try {
+          const { record, claims } = await authorise(request);
+          return reply.send(await start(record, claims));
+        } catch (error) {
+          return refuse(reply, request, error);
+        }
+      });
+
+      scope.post("/runs/:runId/events", { bodyLimit: 256 * 1024 }, async (request, reply) => {
+        try {
+          const { record } = await authorise(request);
+          const parsed = runnerEventsSchema.safeParse(request.body);
+          if (!parsed.success) return reply.code(400).send({ error: "events must be { events: [{ kind, message }] }" });
+          const stored = await db.runEvent.count({ where: { runId: record.id } });
+          if (stored >= RUNNER_LIMITS.storedEventsPerRun) return reply.send({ accepted: false, more: false });
+          const lines = parsed.data.events.map((event) => event.message.slice(0, RUNNER_LIMITS.messageChars));
+          const joined = lines.join("\n").slice(-RUNNER_LIMITS.storedCharsPerRequest);
+          const redacted = await redactSecrets(joined);
+          const kind = parsed.data.events.every((event) => event.kind === "progress") ? "progress" : "output";
+          await db.runEvent.create({
+            data: {
+              runId: record.id,
+              kind,
+              message: redacted.text,
+              data: { lines: lines.length, redacted: redacted.findings.reduce((sum, f) => sum + f.count, 0) },
+            },
+          });
+          return reply.send({ accepted: true, more: stored + 1 < RUNNER_LIMITS.storedEventsPerRun });
+        } catch (error) {
+          return refuse(reply, request, error);
+        }
+      });
+
+      scope.post("/runs/:runId/result", { bodyLimit: 256 * 1024 }, async (request, reply) => {
+        try {
+          const { record } = await authorise(request);
+          const parsed = runnerResultSchema.safeParse(request.body);
+          if (!parsed.success) return reply.code(400).send({ error: "the result does not match the runner contract" });
+          const ended = await recordRunnerResult(services, record, parsed.data);
+          if (!ended) throw new Refusal(409, "the run has ended", "run_ended");
+          return reply.code(202).send({ status: "recorded" });
+        } catch (error) {
+          return refuse(reply, request, error);
+        }
+      });
+    },
+    { prefix: RUNNER_API_PREFIX },
+  );
+
+  /** What the runner needs; the plan is handed out only while it is still approved with the run's hash. */
+  async function start(record: RunRecord, claims: RunnerClaims): Promise<RunnerJob> {
+    const octokit = await services.octokitFor(record.task.workspace.installationId);
+    const { owner, repo } = repoOf(record);
+    const loaded = await loadRepoSettings(octokit, owner, repo);
+    const settings = loaded.ok ? loaded.settings : null;
+    const lapsed = settings
+      ? await approvalProblem(db, record.planVersion, settings.approvals.required, record.contentHash)
+      : "`.github/amistio.yml` is invalid";
+    if (lapsed) {
+      await recordRunnerResult(services, record, {
+        outcome: "failed",
+        reason: "setup_failed",
+        message: `Amistio refused to hand out the plan: ${lapsed}`,
+        durationMs: 0,
+      });
+      throw new Refusal(409, `the plan may not run: ${lapsed}`, "approval_lapsed");
+    }
+    const runner = (settings ?? DEFAULT_REPO_SETTINGS).runner;
+    const branch = runBranch(record);
+    const baseBranch = await baseBranchFor(octokit, record);
+    const now = services.now?.() ?? new Date();
+    const { count } = await db.run.updateMany({
+      where: { id: record.id, status: { in: ["dispatching", "dispatched", "waiting"] } },
+      data: { status: "in_progress", startedAt: record.startedAt ?? now },
+    });
+    await db.run.update({ where: { id: record.id }, data: { branch } });
+    if (count === 1 || record.startedAt === null) {
+      await db.task.updateMany({
+        where: { id: record.taskId, state: { in: ["approved", "running"] } },
+        data: { state: "running" },
+      });
+      await auditRun(db, record, "runner.started", {
+        runnerEnvironment: claims.runnerEnvironment,
+        workflowRunId: claims.runId,
+      });
+    }
+    await db.runEvent.create({
+      data: {
+        runId: record.id,
+        kind: "started",
+        message: `runner started (${claims.runnerEnvironment ?? "unknown"} runner)`,
+      },
+    });
+    return {
+      runId: record.id,
+      repository: record.task.repository.fullName,
+      issueNumber: record.task.number,
+      isPullRequest: record.task.isPullRequest,
+      title: record.task.title,
+      version: record.planVersion.version,
+      contentHash: record.contentHash,
+      plan: record.planVersion.content as unknown as Plan,
+      baseBranch,
+      branch,
+      agent: { kind: runner.agent, command: runner.command ?? null },
+      timeoutMinutes: runner.timeoutMinutes,
+      limits: RUNNER_LIMITS,
+    };
+  }
+}

@@ -1,0 +1,229 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FINISH_RUN_JOB } from "../../../src/runs/finish-run-job.ts";
+import type { RunnerJob } from "../../../src/runs/runner-contract.ts";
+import type { ActionsClaims } from "../../fixtures/runner/oidc-issuer.ts";
+import { SEED_PLAN, seedRun } from "../../fixtures/runner/seed-run.ts";
+import { BASE, OWNER, REPO, type RunsHarness, startRunsHarness } from "./runs-harness.ts";
+
+const WORKFLOW = ".github/workflows/amistio.yml";
+let nextWorkflowRun = 50_000;
+
+describe("the runner API: OIDC-authenticated, bound to the dispatched run", () => {
+  let h: RunsHarness;
+
+  beforeAll(async () => {
+    h = await startRunsHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  const dispatched = async (run: Record<string, unknown> = {}) => {
+    const workflowRunId = nextWorkflowRun++;
+    const seeded = await seedRun(h.amistio.database.db, {
+      run: {
+        status: "dispatched",
+        workflowRunId: BigInt(workflowRunId),
+        workflowRunAttempt: 1,
+        workflowPath: WORKFLOW,
+        ref: "main",
+        ...run,
+      },
+    });
+    const claims: ActionsClaims = {
+      repository: `${OWNER}/${REPO}`,
+      repository_id: "4242",
+      run_id: String(workflowRunId),
+      workflow_ref: `${OWNER}/${REPO}/${WORKFLOW}@refs/heads/main`,
+    };
+    return { ...seeded, workflowRunId, claims };
+  };
+  const call = async (runId: string, path: string, token: string | null, body: unknown = {}) => {
+    const response = await fetch(`${h.amistio.url}/api/runner/runs/${runId}/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as { error?: string; [key: string]: unknown } };
+  };
+  const refusals = (runId: string) => h.amistio.database.db.runEvent.findMany({ where: { runId, kind: "refused" } });
+
+  it("a valid token gets the approved plan, and the run is in progress", async () => {
+    const s = await dispatched();
+    const started = await call(s.runId, "start", await h.issuer.mint(s.claims));
+    expect(started.status).toBe(200);
+    const job = started.body as unknown as RunnerJob;
+    expect(job).toMatchObject({
+      runId: s.runId,
+      contentHash: s.contentHash,
+      plan: SEED_PLAN,
+      baseBranch: "main",
+      branch: `amistio/${job.issueNumber}-${s.runId}`,
+      agent: { kind: "command", command: null },
+      timeoutMinutes: 60,
+    });
+    const run = await h.amistio.database.db.run.findUniqueOrThrow({ where: { id: s.runId } });
+    expect(run).toMatchObject({ status: "in_progress", branch: job.branch });
+    expect(run.startedAt).not.toBeNull();
+  });
+
+  it.each([
+    ["no token", async () => null, 401, /no token/],
+    [
+      "another audience",
+      (c: ActionsClaims) => h.issuer.mint(c, { audience: "sts.amazonaws.com" }),
+      401,
+      /not meant for Amistio/,
+    ],
+    ["an expired token", (c: ActionsClaims) => h.issuer.mint(c, { expiresIn: -120 }), 401, /expired/],
+    [
+      "an unknown signing key",
+      (c: ActionsClaims) => h.issuer.mint(c, { unknownKey: true }),
+      401,
+      /key the issuer does not publish/,
+    ],
+    ["another issuer", (c: ActionsClaims) => h.issuer.mint(c, { issuer: "https://token.example" }), 401, /issuer/],
+    [
+      "another repository",
+      (c: ActionsClaims) => h.issuer.mint({ ...c, repository: "octo-org/other", repository_id: "5151" }),
+      403,
+      /another repository/,
+    ],
+    ["another workflow run", (c: ActionsClaims) => h.issuer.mint({ ...c, run_id: "1" }), 403, /another workflow run/],
+    [
+      "another workflow file",
+      (c: ActionsClaims) =>
+        h.issuer.mint({ ...c, workflow_ref: `${OWNER}/${REPO}/.github/workflows/ci.yml@refs/heads/main` }),
+      403,
+      /another workflow/,
+    ],
+    ["a push event", (c: ActionsClaims) => h.issuer.mint({ ...c, event_name: "push" }), 403, /another workflow/],
+  ] as const)("%s is refused", async (_name, token, status, message) => {
+    const s = await dispatched();
+    const answer = await call(s.runId, "start", await token(s.claims));
+    expect(answer.status).toBe(status);
+    expect(answer.body.error).toMatch(message);
+    expect((await h.amistio.database.db.run.findUniqueOrThrow({ where: { id: s.runId } })).status).toBe("dispatched");
+    // Refusals of genuine tokens are recorded on the run; an unverifiable token is only logged.
+    expect((await refusals(s.runId)).length).toBe(status === 403 ? 1 : 0);
+  });
+
+  it("streams redacted progress, takes one result, and refuses a replayed token after the run ended", async () => {
+    const s = await dispatched();
+    const token = await h.issuer.mint(s.claims);
+    await call(s.runId, "start", token);
+    const secret = `ghp_${"A1b2C3d4E5".repeat(3)}abcdef`;
+    const events = await call(s.runId, "events", token, {
+      events: [
+        { kind: "output", message: "editing README.md" },
+        { kind: "output", message: `token=${secret}` },
+      ],
+    });
+    expect(events).toEqual({ status: 200, body: { accepted: true, more: true } });
+    const stored = await h.amistio.database.db.runEvent.findFirstOrThrow({ where: { runId: s.runId, kind: "output" } });
+    expect(stored.message).toContain("editing README.md");
+    expect(stored.message).not.toContain(secret);
+    expect(stored.message).toContain("[REDACTED:");
+
+    expect((await call(s.runId, "events", token, { events: [] })).status).toBe(400);
+    const job = (await h.amistio.database.db.run.findUniqueOrThrow({ where: { id: s.runId } })).branch;
+    h.gh.reply("POST", `${BASE}/pulls`, [201, { number: 12, html_url: "https://github.com/octo-org/widgets/pull/12" }]);
+    const result = {
+      outcome: "changes",
+      branch: job,
+      commitSha: "c".repeat(40),
+      exitCode: 0,
+      durationMs: 1200,
+      changedFiles: ["README.md"],
+      outputTail: `done ${secret}`,
+    };
+    expect((await call(s.runId, "result", token, result)).status).toBe(202);
+    expect((await call(s.runId, "result", token, result)).status).toBe(409);
+    const replay = await call(s.runId, "events", token, { events: [{ kind: "output", message: "late" }] });
+    expect(replay).toMatchObject({ status: 409, body: { error: "the run has ended (completed)" } });
+    await h.settle();
+
+    const run = await h.amistio.database.db.run.findUniqueOrThrow({ where: { id: s.runId } });
+    expect(run).toMatchObject({ status: "completed", pullRequestUrl: "https://github.com/octo-org/widgets/pull/12" });
+    const pull = h.gh.requests.find((r) => r.method === "POST" && r.path === `${BASE}/pulls`)!;
+    expect(pull.body).toMatchObject({ head: job, base: "main", title: expect.stringMatching(/^Amistio: Issue \d+/) });
+    expect(pull.body.body).toMatch(/^Resolves #\d+\./);
+    expect(pull.body.body).toContain("Add a greeting to the README.");
+    expect(pull.body.body).not.toContain(secret);
+    const outcome = h.github.replies().find((c) => c.body.includes(`outcome:${s.runId}`))!;
+    expect(outcome.body).toContain("Amistio opened https://github.com/octo-org/widgets/pull/12");
+    expect((await h.amistio.database.db.task.findUniqueOrThrow({ where: { id: s.taskId } })).state).toBe("done");
+    expect(
+      (await h.amistio.database.db.job.findFirstOrThrow({ where: { name: FINISH_RUN_JOB, key: `finish:${s.runId}` } }))
+        .status,
+    ).toBe("completed");
+  });
+
+  it("a failed run: the reason and the redacted output tail are posted", async () => {
+    const s = await dispatched();
+    const token = await h.issuer.mint(s.claims);
+    await call(s.runId, "start", token);
+    const answer = await call(s.runId, "result", token, {
+      outcome: "failed",
+      reason: "agent_failed",
+      message: "exit code 3",
+      exitCode: 3,
+      durationMs: 5,
+      outputTail: "Traceback: boom",
+    });
+    expect(answer.status).toBe(202);
+    await h.settle();
+    const run = await h.amistio.database.db.run.findUniqueOrThrow({ where: { id: s.runId } });
+    expect(run).toMatchObject({ status: "failed", error: "the agent exited with an error. `exit code 3`" });
+    const outcome = h.github.replies().find((c) => c.body.includes(`outcome:${s.runId}`))!;
+    expect(outcome.body).toContain("**The run failed:** the agent exited with an error.");
+    expect(outcome.body).toContain("Traceback: boom");
+    expect(outcome.body).toContain("/amistio retry");
+  });
+
+  it("Enterprise Server: a run dispatched without an id is matched through the token's workflow run", async () => {
+    const s = await dispatched({ workflowRunId: null, workflowRunAttempt: null });
+    h.gh.reply("GET", `${BASE}/actions/runs/${s.workflowRunId}`, [
+      200,
+      {
+        id: s.workflowRunId,
+        display_title: `Amistio run ${s.runId}`,
+        path: WORKFLOW,
+        event: "workflow_dispatch",
+        run_attempt: 1,
+        html_url: "https://ghe/x",
+      },
+    ]);
+    expect((await call(s.runId, "start", await h.issuer.mint(s.claims))).status).toBe(200);
+    expect(await h.amistio.database.db.run.findUniqueOrThrow({ where: { id: s.runId } })).toMatchObject({
+      workflowRunId: BigInt(s.workflowRunId),
+    });
+
+    const other = await dispatched({ workflowRunId: null });
+    h.gh.reply("GET", `${BASE}/actions/runs/${other.workflowRunId}`, [
+      200,
+      {
+        id: other.workflowRunId,
+        display_title: "Amistio run somebodyelse00000000000",
+        path: WORKFLOW,
+        event: "workflow_dispatch",
+        run_attempt: 1,
+        html_url: "x",
+      },
+    ]);
+    expect((await call(other.runId, "start", await h.issuer.mint(other.claims))).status).toBe(403);
+  });
+
+  it("a plan no longer approved is not handed out, and the run fails with a comment", async () => {
+    const s = await dispatched();
+    await h.amistio.database.db.planVersion.update({ where: { id: s.versionId }, data: { status: "superseded" } });
+    const answer = await call(s.runId, "start", await h.issuer.mint(s.claims));
+    expect(answer.status).toBe(409);
+    expect(answer.body).not.toHaveProperty("plan");
+    await h.settle();
+    expect((await h.amistio.database.db.run.findUniqueOrThrow({ where: { id: s.runId } })).status).toBe("failed");
+    expect(h.github.replies().find((c) => c.body.includes(`outcome:${s.runId}`))?.body).toContain(
+      "refused to hand out the plan",
+    );
+  });
+});
