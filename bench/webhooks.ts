@@ -1,10 +1,11 @@
 // npm run bench:webhooks — signed issue_comment deliveries over HTTP against the all-in-one Amistio
 // process and a bare Probot app with a no-op handler: throughput, time to the 2xx, peak memory.
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { createRequire } from "node:module";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "@octokit/webhooks-methods";
@@ -14,8 +15,21 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const RATE = 200;
 const SECRET = "bench-secret";
+const WEBHOOK_PATH = "/api/github/webhooks";
+// The flags `npm start` uses (package.json), so the figures are those of the real process.
+const NODE_FLAGS = (
+  /node ((?:--\S+ )+)dist\/main\.js/.exec(
+    JSON.parse(readFileSync("package.json", "utf8")).scripts.start as string,
+  )?.[1] ?? ""
+)
+  .trim()
+  .split(" ")
+  .filter(Boolean);
 
-const examples = createRequire(import.meta.url)("@octokit/webhooks-examples") as { name: string; examples: { action?: string }[] }[];
+const examples = createRequire(import.meta.url)("@octokit/webhooks-examples") as {
+  name: string;
+  examples: { action?: string }[];
+}[];
 const payload = examples.find((e) => e.name === "issue_comment")!.examples.find((e) => e.action === "created")!;
 const body = JSON.stringify(payload);
 const signature = await sign(SECRET, body);
@@ -30,23 +44,46 @@ interface Started {
   url: string;
 }
 
-async function startServer(script: string, env: Record<string, string>): Promise<Started> {
-  const child = fork(script, [], {
-    execArgv: ["--import", "tsx"],
-    env: { ...process.env, ...env, PRIVATE_KEY: privateKey, WEBHOOK_SECRET: SECRET, LOG_LEVEL: "silent" },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts a server as users run it (plain node on JavaScript) and waits until it answers. */
+async function startServer(args: string[], env: Record<string, string>, readyPath: string): Promise<Started> {
+  const port = await freePort();
+  const child = spawn(process.execPath, args, {
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      PRIVATE_KEY: privateKey,
+      WEBHOOK_SECRET: SECRET,
+      LOG_LEVEL: "silent",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once("message", (message) => resolve((message as { address: string }).address));
-    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-  return { child, url };
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${args.join(" ")} exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}${readyPath}`, { method: readyPath === "/healthz" ? "GET" : "POST" }).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return { child, url };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${args.join(" ")} did not start`);
 }
 
 /** Resident memory now and at its peak, from the kernel's own accounting. */
 function memory(pid: number): { rssMb: number; peakMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const field = (name: string) => Number(/\s(\d+) kB/.exec(status.split("\n").find((line) => line.startsWith(name)) ?? "")?.[1] ?? 0) / 1024;
+  const field = (name: string) =>
+    Number(/\s(\d+) kB/.exec(status.split("\n").find((line) => line.startsWith(name)) ?? "")?.[1] ?? 0) / 1024;
   return { rssMb: field("VmRSS:"), peakMb: field("VmHWM:") };
 }
 
@@ -123,8 +160,14 @@ async function fixedRate(url: string, path: string, seconds: number) {
   return { ok, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-async function measure(name: string, script: string, path: string, env: Record<string, string> = {}) {
-  const server = await startServer(script, env);
+async function measure(
+  name: string,
+  args: string[],
+  path: string,
+  readyPath: string,
+  env: Record<string, string> = {},
+) {
+  const server = await startServer(args, env, readyPath);
   const pid = server.child.pid!;
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const idle = memory(pid);
@@ -139,12 +182,13 @@ const dir = mkdtempSync(join(tmpdir(), "amistio-bench-"));
 const dbFile = join(dir, "bench.db");
 const results = [];
 try {
-  const bare = await measure("bare Probot", "bench/servers/bare-probot-server.ts", "/api/github/webhooks");
+  const bare = await measure("bare Probot", ["bench/servers/bare-probot-server.mjs"], WEBHOOK_PATH, WEBHOOK_PATH);
   bare.server.child.kill("SIGTERM");
-  const amistio = await measure("Amistio", "bench/servers/amistio-server.ts", "/api/github/webhooks", {
+  // The all-in-one process exactly as `npm start` runs it (web + worker, SQLite, embedded queue).
+  execFileSync("npm", ["run", "build", "--silent"], { stdio: "inherit" });
+  const amistio = await measure("Amistio", [...NODE_FLAGS, "dist/main.js"], WEBHOOK_PATH, "/healthz", {
     APP_ID: "1",
     DATABASE_URL: `file:${dbFile}`,
-    PORT: "0",
     HOST: "127.0.0.1",
   });
   amistio.server.child.kill("SIGTERM");
@@ -156,18 +200,24 @@ try {
   const jobs = (db.prepare("SELECT count(*) AS n FROM Job WHERE name = 'webhook.deliver'").get() as { n: number }).n;
   db.close();
   const fmt = (n: number) => n.toFixed(1);
-  console.log(`\nwebhook intake, ${SECONDS}s per phase, ${CONCURRENCY} concurrent clients, ${body.length} byte issue_comment bodies\n`);
+  console.log(
+    `\nwebhook intake, ${SECONDS}s per phase, ${CONCURRENCY} concurrent clients, ${body.length} byte issue_comment bodies\n`,
+  );
   console.log("server        deliveries/s   p50 ms   p99 ms   @200/s p50   @200/s p99   idle RSS MB   peak RSS MB");
   for (const r of results) {
     console.log(
       `${r.name.padEnd(13)} ${fmt(r.load.perSecond).padStart(12)} ${fmt(r.load.p50).padStart(8)} ${fmt(r.load.p99).padStart(8)} ${fmt(r.rate.p50).padStart(12)} ${fmt(r.rate.p99).padStart(12)} ${fmt(r.idleMb).padStart(13)} ${fmt(r.peakMb).padStart(13)}`,
     );
   }
-  console.log(`\nthroughput ratio Amistio / bare Probot: ${(amistio.load.perSecond / bare.load.perSecond).toFixed(2)} (target >= 0.60)`);
+  console.log(
+    `\nthroughput ratio Amistio / bare Probot: ${(amistio.load.perSecond / bare.load.perSecond).toFixed(2)} (target >= 0.60)`,
+  );
   console.log(`p99 at 200 deliveries/s: ${fmt(amistio.rate.p99)} ms (target <= 15 ms)`);
   console.log(`memory: idle ${fmt(amistio.idleMb)} MB (target <= 150), peak ${fmt(amistio.peakMb)} MB (target <= 250)`);
   const complete = deliveries === amistio.accepted && jobs === amistio.accepted;
-  console.log(`persisted: ${deliveries} deliveries and ${jobs} jobs for ${amistio.accepted} deliveries answered 2xx (${complete ? "all persisted" : "MISMATCH"})`);
+  console.log(
+    `persisted: ${deliveries} deliveries and ${jobs} jobs for ${amistio.accepted} deliveries answered 2xx (${complete ? "all persisted" : "MISMATCH"})`,
+  );
   if (amistio.load.failed > 0) console.log(`non-2xx answers under load: ${amistio.load.failed}`);
 } finally {
   agent.destroy();

@@ -12,6 +12,7 @@ import { createPlannerChooser } from "./planning/choose-planner.ts";
 import { type RetentionTimer, startRetention } from "./privacy/start-retention.ts";
 import { createQueue } from "./queue/create-queue.ts";
 import type { JobHandlers, JobQueue } from "./queue/job-queue.ts";
+import { createRuns } from "./runs/create-runs.ts";
 import { createServer } from "./web/create-server.ts";
 import { readWebSettings } from "./web/read-web-settings.ts";
 import { deliverWebhook } from "./webhooks/deliver-webhook.ts";
@@ -43,7 +44,7 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
   if (!env.WEBHOOK_SECRET) throw new Error("WEBHOOK_SECRET is required to serve webhooks");
   const database = await createDatabase({ url: env.DATABASE_URL });
   const { db } = database;
-  const queue = createQueue({ redisUrl: env.REDIS_URL, db, logger: logger.child({ component: "queue" }) });
+  const queue = await createQueue({ redisUrl: env.REDIS_URL, db, logger: logger.child({ component: "queue" }) });
   const probot = createProbot({ env, logger, Octokit: options.Octokit, githubToken: options.githubToken });
   const services: CommandServices = {
     db,
@@ -52,12 +53,15 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     plannerFor: createPlannerChooser({ env, logger }),
     repositoryPermission: createRepositoryPermission(),
   };
+  const runs = createRuns({ env, db, queue, logger, probot });
   await probot.load((app) => {
     syncInstallation(app, { db });
     handleCommands(app, services);
+    runs.follow(app);
   });
   const handlers: JobHandlers = {
     [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, probot }),
+    ...runs.jobHandlers,
   };
   const settings = readWebSettings(env);
   const server = await createServer({
@@ -67,6 +71,7 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     webhookPath: env.WEBHOOK_PATH,
     webhookSecret: env.WEBHOOK_SECRET,
     web: { settings, keys: loadWebKeys({ secret: settings.sessionSecret, dataDir: settings.dataDir }) },
+    runner: runs.runnerApi,
   });
   const serves = env.AMISTIO_ROLE !== "worker";
   const works = env.AMISTIO_ROLE !== "web";

@@ -23,7 +23,15 @@ if (env.APP_ID === undefined) {
   logger.info(`No APP_ID: open http://${env.HOST}:${env.PORT} to register Amistio as a GitHub App, then restart.`);
   await run(() => {});
 } else {
-  const amistio = await createAmistio({ env, logger });
+  let amistio: Awaited<ReturnType<typeof createAmistio>>;
+  try {
+    amistio = await createAmistio({ env, logger });
+  } catch (error) {
+    // Settings that only make sense together (sign-in, runners) are checked while wiring.
+    if (!(error instanceof EnvError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
   const address = await amistio.start();
   if (address) logger.info({ address, webhookPath: env.WEBHOOK_PATH, role: env.AMISTIO_ROLE }, "Amistio is listening");
   else logger.info({ role: env.AMISTIO_ROLE }, "Amistio worker started");

@@ -17,7 +17,7 @@ export interface CommandServices {
   queue: JobQueue;
   env: AppEnv;
   /** The planner this repository's settings ask for. */
-  plannerFor(settings: RepoSettings): Planner;
+  plannerFor(settings: RepoSettings): Promise<Planner>;
   repositoryPermission(octokit: Octokit, owner: string, repo: string, username: string): Promise<PermissionLevel>;
 }
 

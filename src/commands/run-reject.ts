@@ -4,7 +4,7 @@ import type { CommandRunner } from "./command-context.ts";
 export const runReject: CommandRunner = async (context) => {
   const { db, task, settings, command } = context;
   const current = await db.planVersion.findFirst({ where: { taskId: task.id }, orderBy: { version: "desc" } });
-  if (!current || current.status !== "awaiting_approval") {
+  if (current?.status !== "awaiting_approval") {
     await context.reply(
       current
         ? `v${current.version} is ${current.status.replaceAll("_", " ")}; only a plan awaiting approval can be rejected.`

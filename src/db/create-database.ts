@@ -7,7 +7,8 @@ import { migrate } from "./migrate.ts";
 
 /** Both generated clients come from one schema, so they share this shape. */
 export type Db = SqliteClient;
-export type { Prisma } from "./generated/sqlite/client.ts";
+// Prisma.sql and Prisma.join build raw SQL that either provider's client runs.
+export { Prisma } from "./generated/sqlite/client.ts";
 
 export interface Database {
   db: Db;

@@ -2,7 +2,6 @@ import type { Logger } from "pino";
 import type { AppEnv } from "../config/env.ts";
 import { choosePlannerProvider, type RepoSettings } from "../config/repo-settings.ts";
 import { createOfflinePlanner } from "./offline-planner.ts";
-import { createOpenAiPlanner } from "./openai-planner.ts";
 import { type Planner, PlanningError } from "./planner.ts";
 
 export const DEFAULT_OPENAI_MODEL = "gpt-4o-mini";
@@ -14,11 +13,11 @@ export const DEFAULT_OPENAI_MODEL = "gpt-4o-mini";
 export function createPlannerChooser(options: {
   env: Pick<AppEnv, "OPENAI_API_KEY" | "OPENAI_BASE_URL" | "OPENAI_MODEL" | "AMISTIO_PLANNER_TIMEOUT_SECONDS">;
   logger: Logger;
-}): (settings: RepoSettings) => Planner {
+}): (settings: RepoSettings) => Promise<Planner> {
   const { env, logger } = options;
   const offline = createOfflinePlanner();
   const byModel = new Map<string, Planner>();
-  return (settings) => {
+  return async (settings) => {
     const provider = choosePlannerProvider(settings.planner, { openAiConfigured: env.OPENAI_API_KEY !== undefined });
     if (provider === "offline") return offline;
     const apiKey = env.OPENAI_API_KEY;
@@ -37,6 +36,8 @@ export function createPlannerChooser(options: {
     const model = settings.planner.model ?? env.OPENAI_MODEL ?? DEFAULT_OPENAI_MODEL;
     let planner = byModel.get(model);
     if (!planner) {
+      // The SDK and the tokenizer load with the first AI plan, keeping an idle server small.
+      const { createOpenAiPlanner } = await import("./openai-planner.ts");
       planner = createOpenAiPlanner({
         apiKey,
         baseURL: env.OPENAI_BASE_URL,

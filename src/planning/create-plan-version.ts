@@ -1,6 +1,6 @@
 import type { CommandContext } from "../commands/command-context.ts";
 import { postComment } from "../github/post-comment.ts";
-import { type ContextComment, gatherContext } from "./gather-context.ts";
+import type { ContextComment } from "./gather-context.ts";
 import { planContentHash } from "./plan-hash.ts";
 import { type Plan, planSchema } from "./plan-schema.ts";
 import { PlanningError } from "./planner.ts";
@@ -48,7 +48,7 @@ export async function createPlanVersion(context: CommandContext, options: { feed
       }
       if (comments.length >= MAX_COMMENTS) break;
     }
-    const planner = context.plannerFor(settings);
+    const planner = await context.plannerFor(settings);
     const previousPlan = previous ? planSchema.safeParse(previous.content) : undefined;
     const revising =
       options.feedback !== undefined && previous && previousPlan?.success
@@ -56,6 +56,8 @@ export async function createPlanVersion(context: CommandContext, options: { feed
         : undefined;
     // The whole request fits the budget: what the planner adds is taken off the context's share.
     const overhead = await planner.overheadTokens(revising);
+    // The tokenizer's tables are large: loaded on the first plan, not at start.
+    const { gatherContext } = await import("./gather-context.ts");
     const planningContext = await gatherContext({
       octokit,
       logger: log,

@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
 import type { Db } from "../db/create-database.ts";
-import { createBullmqQueue } from "./bullmq-queue.ts";
 import { createEmbeddedQueue } from "./embedded-queue.ts";
 import type { JobQueue } from "./job-queue.ts";
 
@@ -11,7 +10,11 @@ export interface CreateQueueOptions {
   logger: Logger;
 }
 
-export function createQueue(options: CreateQueueOptions): JobQueue {
-  if (options.redisUrl) return createBullmqQueue({ redisUrl: options.redisUrl, logger: options.logger });
+/** BullMQ (and its Redis client) is loaded only when it is used: the default start stays small. */
+export async function createQueue(options: CreateQueueOptions): Promise<JobQueue> {
+  if (options.redisUrl) {
+    const { createBullmqQueue } = await import("./bullmq-queue.ts");
+    return createBullmqQueue({ redisUrl: options.redisUrl, logger: options.logger });
+  }
   return createEmbeddedQueue({ db: options.db, logger: options.logger });
 }

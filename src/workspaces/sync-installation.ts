@@ -86,7 +86,10 @@ export function syncInstallation(app: Probot, { db }: SyncInstallationOptions): 
       data: { added: added.map((r) => r.id), removed: removed.map((r) => r.id) },
       deliveryId: context.id,
     });
-    context.log.info({ workspaceId: workspace.id, added: added.length, removed: removed.length }, `repositories ${action}`);
+    context.log.info(
+      { workspaceId: workspace.id, added: added.length, removed: removed.length },
+      `repositories ${action}`,
+    );
   });
 }
 

@@ -138,7 +138,10 @@ describe("plan → revise → approve through comments", () => {
 
   it("treats the trigger label as /amistio plan", async () => {
     await start();
-    const payload = webhookExample("issues", "labeled") as Record<string, any>;
+    const payload = webhookExample("issues", "labeled") as Record<string, unknown> & {
+      issue: object;
+      label: object;
+    };
     const comment = commentPayload(example, github, { issue: 7, author: "alice", body: "" });
     payload.installation = comment.installation;
     payload.repository = comment.repository;

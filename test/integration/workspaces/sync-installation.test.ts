@@ -29,10 +29,13 @@ describe("installations keep workspaces and repositories current", () => {
     expect((await amistio.deliver("installation", created)).status).toBe(202);
     await amistio.drain();
     const workspace = await db.workspace.findUniqueOrThrow({ where: { installationId } });
-    expect(workspace).toMatchObject({ status: "active", accountLogin: (created.installation as { account: { login: string } }).account.login });
-    expect((await db.repository.findMany({ where: { workspaceId: workspace.id } })).map((r) => r.fullName).sort()).toEqual(
-      repositories.map((r) => r.full_name).sort(),
-    );
+    expect(workspace).toMatchObject({
+      status: "active",
+      accountLogin: (created.installation as { account: { login: string } }).account.login,
+    });
+    expect(
+      (await db.repository.findMany({ where: { workspaceId: workspace.id } })).map((r) => r.fullName).sort(),
+    ).toEqual(repositories.map((r) => r.full_name).sort());
 
     await expectStatus("suspend", "suspended");
     await expectStatus("unsuspend", "active");
