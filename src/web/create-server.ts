@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Db } from "../db/create-database.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
@@ -24,7 +24,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     // Each request gets exactly one line, written by the route that knows what happened.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // The webhook route sets its own larger limit; everything else stays small.
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
