@@ -1,14 +1,16 @@
 import { type Job, Queue, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type {
-  EnqueueOptions,
-  EnqueueResult,
-  JobData,
-  JobHandlers,
-  JobQueue,
-  NewJob,
-  WorkerOptions,
+import {
+  DEFAULT_GRACE_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type JobData,
+  type JobHandlers,
+  type JobQueue,
+  type NewJob,
+  type WorkerOptions,
 } from "./job-queue.ts";
 
 export interface BullmqQueueOptions {
@@ -26,8 +28,6 @@ export interface BullmqQueueOptions {
   lockDurationMs?: number;
 }
 
-const DEFAULT_MAX_ATTEMPTS = 5;
-const DEFAULT_GRACE_MS = 5_000;
 const PING_TIMEOUT_MS = 5_000;
 // Finished jobs are what makes an idempotency key hold, so they are kept for a while rather than
 // removed at once; then trimmed so Redis does not grow for ever.

@@ -2,14 +2,16 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { type Db, Prisma } from "../db/create-database.ts";
-import type {
-  EnqueueOptions,
-  EnqueueResult,
-  JobData,
-  JobHandlers,
-  JobQueue,
-  NewJob,
-  WorkerOptions,
+import {
+  DEFAULT_GRACE_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type JobData,
+  type JobHandlers,
+  type JobQueue,
+  type NewJob,
+  type WorkerOptions,
 } from "./job-queue.ts";
 
 export interface EmbeddedQueueOptions {
@@ -30,8 +32,6 @@ export interface EmbeddedQueueOptions {
   queueName?: string;
 }
 
-const DEFAULT_MAX_ATTEMPTS = 5;
-const DEFAULT_GRACE_MS = 5_000;
 const LAST_ERROR_MAX_CHARS = 2_000;
 
 interface ClaimableJob {

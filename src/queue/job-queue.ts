@@ -1,3 +1,8 @@
+/** Tries before a job is kept as failed, unless `EnqueueOptions.maxAttempts` says otherwise. */
+export const DEFAULT_MAX_ATTEMPTS = 5;
+/** How long `stopWorker` waits for running jobs before releasing them. */
+export const DEFAULT_GRACE_MS = 5_000;
+
 /** JSON-serialisable job input. Handlers must treat it as untrusted-shaped and validate it. */
 export type JobData = Record<string, unknown>;
 
