@@ -179,26 +179,46 @@ async function measure(
 }
 
 const dir = mkdtempSync(join(tmpdir(), "amistio-bench-"));
-const dbFile = join(dir, "bench.db");
-const results = [];
+const results: Awaited<ReturnType<typeof measure>>[] = [];
+
+/** Counts what a run left in its database: every delivery answered 2xx must be there with its job. */
+function persisted(dbFile: string): { deliveries: number; jobs: number } {
+  const db = new Sqlite(dbFile, { readonly: true });
+  const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  const result = {
+    deliveries: count("SELECT count(*) AS n FROM WebhookDelivery"),
+    jobs: count("SELECT count(*) AS n FROM Job WHERE name = 'webhook.deliver'"),
+  };
+  db.close();
+  return result;
+}
+
 try {
   const bare = await measure("bare Probot", ["bench/servers/bare-probot-server.mjs"], WEBHOOK_PATH, WEBHOOK_PATH);
   bare.server.child.kill("SIGTERM");
-  // The all-in-one process exactly as `npm start` runs it (web + worker, SQLite, embedded queue).
+  results.push(bare);
   execFileSync("npm", ["run", "build", "--silent"], { stdio: "inherit" });
-  const amistio = await measure("Amistio", [...NODE_FLAGS, "dist/main.js"], WEBHOOK_PATH, "/healthz", {
-    APP_ID: "1",
-    DATABASE_URL: `file:${dbFile}`,
-    HOST: "127.0.0.1",
-  });
-  amistio.server.child.kill("SIGTERM");
-  await new Promise((resolve) => amistio.server.child.once("exit", resolve));
-  results.push(bare, amistio);
+  // The all-in-one process exactly as `npm start` runs it (web + worker, SQLite, embedded queue), and
+  // the same code as a web process alone (AMISTIO_ROLE=web: jobs wait for a separate worker).
+  const counts: { deliveries: number; jobs: number }[] = [];
+  for (const [name, role] of [
+    ["Amistio", "all"],
+    ["Amistio web", "web"],
+  ] as const) {
+    const dbFile = join(dir, `${role}.db`);
+    const run = await measure(name, [...NODE_FLAGS, "dist/main.js"], WEBHOOK_PATH, "/healthz", {
+      APP_ID: "1",
+      DATABASE_URL: `file:${dbFile}`,
+      HOST: "127.0.0.1",
+      AMISTIO_ROLE: role,
+    });
+    run.server.child.kill("SIGTERM");
+    await new Promise((resolve) => run.server.child.once("exit", resolve));
+    results.push(run);
+    counts.push(persisted(dbFile));
+  }
+  const [, amistio, web] = results as [typeof bare, typeof bare, typeof bare];
 
-  const db = new Sqlite(dbFile, { readonly: true });
-  const deliveries = (db.prepare("SELECT count(*) AS n FROM WebhookDelivery").get() as { n: number }).n;
-  const jobs = (db.prepare("SELECT count(*) AS n FROM Job WHERE name = 'webhook.deliver'").get() as { n: number }).n;
-  db.close();
   const fmt = (n: number) => n.toFixed(1);
   console.log(
     `\nwebhook intake, ${SECONDS}s per phase, ${CONCURRENCY} concurrent clients, ${body.length} byte issue_comment bodies\n`,
@@ -209,16 +229,23 @@ try {
       `${r.name.padEnd(13)} ${fmt(r.load.perSecond).padStart(12)} ${fmt(r.load.p50).padStart(8)} ${fmt(r.load.p99).padStart(8)} ${fmt(r.rate.p50).padStart(12)} ${fmt(r.rate.p99).padStart(12)} ${fmt(r.idleMb).padStart(13)} ${fmt(r.peakMb).padStart(13)}`,
     );
   }
+  const ratio = (r: typeof bare) => (r.load.perSecond / bare.load.perSecond).toFixed(2);
   console.log(
-    `\nthroughput ratio Amistio / bare Probot: ${(amistio.load.perSecond / bare.load.perSecond).toFixed(2)} (target >= 0.60)`,
+    `\nthroughput ratio to bare Probot: all-in-one ${ratio(amistio)}, web role ${ratio(web)} (target >= 0.60)`,
   );
-  console.log(`p99 at 200 deliveries/s: ${fmt(amistio.rate.p99)} ms (target <= 15 ms)`);
-  console.log(`memory: idle ${fmt(amistio.idleMb)} MB (target <= 150), peak ${fmt(amistio.peakMb)} MB (target <= 250)`);
-  const complete = deliveries === amistio.accepted && jobs === amistio.accepted;
   console.log(
-    `persisted: ${deliveries} deliveries and ${jobs} jobs for ${amistio.accepted} deliveries answered 2xx (${complete ? "all persisted" : "MISMATCH"})`,
+    `p99 at 200 deliveries/s: all-in-one ${fmt(amistio.rate.p99)} ms, web role ${fmt(web.rate.p99)} ms (target <= 15 ms)`,
   );
-  if (amistio.load.failed > 0) console.log(`non-2xx answers under load: ${amistio.load.failed}`);
+  console.log(
+    `all-in-one memory: idle ${fmt(amistio.idleMb)} MB (target <= 150), peak ${fmt(amistio.peakMb)} MB (target <= 250)`,
+  );
+  [amistio, web].forEach((r, i) => {
+    const { deliveries, jobs } = counts[i]!;
+    const complete = deliveries === r.accepted && jobs === r.accepted;
+    console.log(
+      `${r.name}: ${deliveries} deliveries and ${jobs} jobs stored for ${r.accepted} answered 2xx (${complete ? "all persisted" : "MISMATCH"})${r.load.failed > 0 ? `; ${r.load.failed} non-2xx under load` : ""}`,
+    );
+  });
 } finally {
   agent.destroy();
   for (const r of results) r.server.child.kill("SIGKILL");
