@@ -1,19 +1,15 @@
-// npm run bench:dispatch — from the delivery of an `/amistio approve` comment to the workflow
-// dispatch request reaching GitHub, with GitHub played by a local HTTP server that answers at once
-// (reached through GHE_HOST, so the API base is http://127.0.0.1:<port>/api/v3). Target: median ≤ 100 ms.
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sign } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { readEnv } from "../src/config/env.ts";
 import { createAmistio } from "../src/index.ts";
 import { planContentHash } from "../src/planning/plan-hash.ts";
 import type { Plan } from "../src/planning/plan-schema.ts";
 import { commentPayload, createFakeGithubApi } from "../test/helpers/fake-github.ts";
+import { sendDelivery } from "../test/helpers/send-delivery.ts";
 import { TestOctokit, testPrivateKey } from "../test/helpers/test-amistio.ts";
 import { webhookExample } from "../test/helpers/webhook-examples.ts";
 
@@ -127,20 +123,16 @@ const example = webhookExample("issue_comment", "created");
 const times: number[] = [];
 try {
   for (let n = 1; n <= TASKS + WARMUP; n++) {
-    const body = JSON.stringify(commentPayload(example, api, { issue: n, author: "bob", body: "/amistio approve" }));
+    const payload = commentPayload(example, api, { issue: n, author: "bob", body: "/amistio approve" });
     const reached = new Promise<{ at: number; runId: string }>((resolve) => {
       onDispatch = (runId) => resolve({ at: performance.now(), runId });
     });
     const started = performance.now();
-    const response = await fetch(`${url}${env.WEBHOOK_PATH}`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "issue_comment",
-        "x-github-delivery": randomUUID(),
-        "x-hub-signature-256": await sign(SECRET, body),
-      },
-      body,
+    const response = await sendDelivery({
+      url: `${url}${env.WEBHOOK_PATH}`,
+      secret: SECRET,
+      event: "issue_comment",
+      payload,
     });
     if (response.status !== 202) throw new Error(`delivery ${n} answered ${response.status}`);
     const { at, runId } = await reached;

@@ -1,15 +1,12 @@
-// npm run bench:plan — comment-to-plan-comment time over 200 tasks against a generated repository
-// of 2,500 files, with GitHub played by a local HTTP server and an AI endpoint that answers at once.
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sign } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { readEnv } from "../src/config/env.ts";
 import { createAmistio } from "../src/index.ts";
 import { countTokens } from "../src/planning/fit-to-budget.ts";
 import { commentPayload, serveFakeGithub } from "../test/helpers/fake-github.ts";
+import { sendDelivery } from "../test/helpers/send-delivery.ts";
 import { TestOctokit, testPrivateKey } from "../test/helpers/test-amistio.ts";
 import { webhookExample } from "../test/helpers/webhook-examples.ts";
 import { startFakeOpenAi } from "../test/integration/planning/helpers/fake-openai-server.ts";
@@ -73,18 +70,14 @@ const example = webhookExample("issue_comment", "created");
 const times: number[] = [];
 try {
   for (let n = 1; n <= TASKS; n++) {
-    const body = JSON.stringify(commentPayload(example, github, { issue: n, author: "alice", body: "/amistio plan" }));
+    const payload = commentPayload(example, github, { issue: n, author: "alice", body: "/amistio plan" });
     const done = new Promise<void>((resolve) => planned.set(n, resolve));
     const started = performance.now();
-    const response = await fetch(`${url}${env.WEBHOOK_PATH}`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "issue_comment",
-        "x-github-delivery": randomUUID(),
-        "x-hub-signature-256": await sign(SECRET, body),
-      },
-      body,
+    const response = await sendDelivery({
+      url: `${url}${env.WEBHOOK_PATH}`,
+      secret: SECRET,
+      event: "issue_comment",
+      payload,
     });
     if (response.status !== 202) throw new Error(`delivery ${n} answered ${response.status}`);
     await done;

@@ -1,4 +1,5 @@
 import type { Db } from "../db/create-database.ts";
+import { PRIVACY_REQUEST_FIELDS } from "./privacy-requests.ts";
 
 /**
  * Everything Amistio holds about one person, as one JSON-ready object: profile, sign-in identities
@@ -53,18 +54,7 @@ export async function exportAccount(db: Db, userId: string, now: Date): Promise<
           planVersion: { select: { id: true, version: true, taskId: true } },
         },
       },
-      privacyRequests: {
-        orderBy: { createdAt: "asc" },
-        select: {
-          id: true,
-          kind: true,
-          details: true,
-          status: true,
-          resolutionNote: true,
-          createdAt: true,
-          resolvedAt: true,
-        },
-      },
+      privacyRequests: { orderBy: { createdAt: "asc" }, select: PRIVACY_REQUEST_FIELDS },
     },
   });
   if (!user) return undefined;

@@ -19,6 +19,17 @@ export const PRIVACY_REQUEST_TRANSITIONS: Record<PrivacyRequestStatus, readonly 
   rejected: [],
 };
 
+/** What a privacy request shows its author, the operators and the author's export. */
+export const PRIVACY_REQUEST_FIELDS = {
+  id: true,
+  kind: true,
+  details: true,
+  status: true,
+  resolutionNote: true,
+  createdAt: true,
+  resolvedAt: true,
+} as const;
+
 export const MAX_PRIVACY_REQUEST_DETAILS = 5000;
 export const MAX_RESOLUTION_NOTE = 2000;
 

@@ -6,6 +6,7 @@ import {
   isPrivacyRequestStatus,
   MAX_PRIVACY_REQUEST_DETAILS,
   MAX_RESOLUTION_NOTE,
+  PRIVACY_REQUEST_FIELDS,
 } from "../privacy/privacy-requests.ts";
 import { html } from "./html.ts";
 import { manageRequestsPage } from "./pages/manage-requests-page.ts";
@@ -18,15 +19,6 @@ export interface PrivacyRequestRoutesOptions {
   ctx: WebContext;
 }
 
-const REQUEST_FIELDS = {
-  id: true,
-  kind: true,
-  details: true,
-  status: true,
-  resolutionNote: true,
-  createdAt: true,
-  resolvedAt: true,
-} as const;
 // The operator's list shows the newest requests; older settled ones stay in the database and in exports.
 const MANAGE_LIMIT = 200;
 
@@ -64,7 +56,7 @@ export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: Privac
     const requests = await db.privacyRequest.findMany({
       where: { userId: request.viewer!.id },
       orderBy: { createdAt: "desc" },
-      select: REQUEST_FIELDS,
+      select: PRIVACY_REQUEST_FIELDS,
     });
     return ctx.page(request, reply, {
       title: "Privacy requests",
@@ -103,7 +95,7 @@ export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: Privac
     const requests = await db.privacyRequest.findMany({
       orderBy: { createdAt: "desc" },
       take: MANAGE_LIMIT,
-      select: { ...REQUEST_FIELDS, user: { select: { id: true, login: true, name: true, email: true } } },
+      select: { ...PRIVACY_REQUEST_FIELDS, user: { select: { id: true, login: true, name: true, email: true } } },
     });
     return ctx.page(request, reply, {
       title: "Manage privacy requests",

@@ -1,9 +1,9 @@
-import { generateKeyPairSync, randomUUID } from "node:crypto";
-import { sign } from "@octokit/webhooks-methods";
+import { generateKeyPairSync } from "node:crypto";
 import { pino } from "pino";
 import { ProbotOctokit } from "probot";
 import { readEnv } from "../../src/config/env.ts";
 import { type Amistio, createAmistio } from "../../src/index.ts";
+import { sendDelivery } from "./send-delivery.ts";
 import { createTestDatabase, type Provider } from "./test-database.ts";
 
 export const TEST_WEBHOOK_SECRET = "test-webhook-secret";
@@ -61,20 +61,8 @@ export async function startTestAmistio(
   return {
     ...amistio,
     url,
-    async deliver(event, payload, deliveryOptions = {}) {
-      const body = JSON.stringify(payload);
-      return fetch(`${url}${path}`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-github-event": event,
-          "x-github-delivery": deliveryOptions.id ?? randomUUID(),
-          "x-hub-signature-256": await sign(TEST_WEBHOOK_SECRET, body),
-          ...deliveryOptions.headers,
-        },
-        body,
-      });
-    },
+    deliver: (event, payload, deliveryOptions = {}) =>
+      sendDelivery({ url: `${url}${path}`, secret: TEST_WEBHOOK_SECRET, event, payload, ...deliveryOptions }),
     async drain(timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       const db = amistio.database.db;
