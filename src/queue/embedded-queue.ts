@@ -214,8 +214,10 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
       });
       clearInterval(entry.heartbeat);
       const finished = now();
+      // A finished job's row stays (its key keeps deduplicating) but not its input: that may hold
+      // a webhook's payload, which is not kept once it has been handled.
       const count = await db.$executeRaw`
-        UPDATE "Job" SET "status" = 'completed', "completedAt" = ${finished}, "lockedBy" = NULL,
+        UPDATE "Job" SET "status" = 'completed', "data" = '{}', "completedAt" = ${finished}, "lockedBy" = NULL,
           "lockedUntil" = NULL, "lastError" = NULL, "updatedAt" = ${finished}
         WHERE "id" = ${job.id} AND "lockedBy" = ${entry.token} AND "status" = 'running'`;
       if (count !== 1)

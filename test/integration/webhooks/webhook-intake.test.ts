@@ -40,6 +40,8 @@ describe("webhook intake over HTTP", () => {
     const { db } = amistio.database;
     expect(await db.job.count()).toBe(1);
     expect(await db.auditEvent.count({ where: { action: "installation.created" } })).toBe(1);
+    // Handled: the finished job keeps its row (the key still deduplicates) but not the payload.
+    expect(await db.job.findFirstOrThrow()).toMatchObject({ status: "completed", data: "{}" });
   });
 
   it("refuses forged, missing and SHA-1-only signatures with 401 and stores nothing", async () => {
