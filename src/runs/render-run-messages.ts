@@ -98,16 +98,7 @@ export interface OutcomeInput {
 
 export function renderRunOutcome(input: OutcomeInput): string {
   const link = input.htmlUrl ? ` ([workflow run](${input.htmlUrl}))` : "";
-  const tail = input.outputTail
-    ? [
-        "",
-        "<details><summary>Agent output (last lines, secrets redacted)</summary>",
-        "",
-        fenced(input.outputTail),
-        "",
-        "</details>",
-      ]
-    : [];
+  const tail = agentOutput(input.outputTail);
   if (input.outcome === "changes" && input.pullRequestUrl) {
     return `**Amistio opened ${input.pullRequestUrl}** for plan v${input.version}: ${input.changedFiles ?? 0} changed file(s) on \`${input.branch}\`${link}.`;
   }
@@ -164,16 +155,7 @@ export function renderPullRequestBody(input: {
     `- Agent: ${codeSpan(input.agent)}, exit code ${input.exitCode ?? "none"}, ${formatDuration(input.durationMs)}`,
     `- Changed files (${input.changedFiles.length}):`,
     ...files.map((line) => `  ${line}`),
-    ...(input.outputTail
-      ? [
-          "",
-          "<details><summary>Agent output (last lines, secrets redacted)</summary>",
-          "",
-          fenced(input.outputTail),
-          "",
-          "</details>",
-        ]
-      : []),
+    ...agentOutput(input.outputTail),
   ].join("\n");
 }
 
@@ -216,4 +198,17 @@ export function codeSpan(text: string): string {
   const fence = "`".repeat(longest + 1);
   const pad = clean.startsWith("`") || clean.endsWith("`") ? " " : "";
   return `${fence}${pad}${clean}${pad}${fence}`;
+}
+
+/** The agent's last output lines, collapsed; nothing when there is none. */
+function agentOutput(tail: string | null | undefined): string[] {
+  if (!tail) return [];
+  return [
+    "",
+    "<details><summary>Agent output (last lines, secrets redacted)</summary>",
+    "",
+    fenced(tail),
+    "",
+    "</details>",
+  ];
 }
