@@ -1,72 +1,29 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pino } from "pino";
-import { readEnv } from "../src/config/env.ts";
-import { createAmistio } from "../src/index.ts";
 import { planContentHash } from "../src/planning/plan-hash.ts";
 import type { Plan } from "../src/planning/plan-schema.ts";
-import { commentPayload, createFakeGithubApi } from "../test/helpers/fake-github.ts";
-import { sendDelivery } from "../test/helpers/send-delivery.ts";
-import { TestOctokit, testPrivateKey } from "../test/helpers/test-amistio.ts";
+import { commentPayload, serveFakeGithub } from "../test/helpers/fake-github.ts";
 import { webhookExample } from "../test/helpers/webhook-examples.ts";
+import { startBenchAmistio } from "./start-bench-amistio.ts";
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100);
 const WARMUP = 10;
-const SECRET = "bench-secret";
 const TARGET_MEDIAN_MS = 100;
 
-// The repository's API, plus the dispatch endpoint, which answers as github.com does (200 with the run id).
-const api = createFakeGithubApi({ roles: { alice: "triage", bob: "write" } });
-// Approvals go one at a time, so the next dispatch is the current task's; checked against the run ids after.
+// GitHub answers each dispatch as github.com does (200 with the run id). Approvals go one at a time,
+// so the next dispatch is the current task's; checked against the run ids after.
 let onDispatch: ((runId: string) => void) | undefined;
-let workflowRunId = 1;
-const github = createServer((request, response) => {
-  const chunks: Buffer[] = [];
-  request.on("data", (chunk: Buffer) => chunks.push(chunk));
-  request.on("end", () => {
-    const raw = Buffer.concat(chunks).toString("utf8");
-    const path = (request.url ?? "/").replace(/^\/api\/v3/, "");
-    const body = raw ? JSON.parse(raw) : undefined;
-    let status: number;
-    let answer: unknown;
-    if (request.method === "POST" && path.endsWith("/actions/workflows/amistio.yml/dispatches")) {
-      onDispatch?.(body.inputs.amistio_run_id);
-      const id = workflowRunId++;
-      [status, answer] = [200, { workflow_run_id: id, run_url: `x/${id}`, html_url: `http://github.test/runs/${id}` }];
-    } else {
-      [status, answer] = api.handle(request.method ?? "GET", path, body);
-    }
-    const text = answer === undefined ? "" : typeof answer === "string" ? answer : JSON.stringify(answer);
-    response
-      .writeHead(status, { "content-type": typeof answer === "string" ? "text/plain" : "application/json" })
-      .end(text);
-  });
+let dispatches = 0;
+const api = await serveFakeGithub({
+  roles: { alice: "triage", bob: "write" },
+  onDispatch: (inputs) => {
+    dispatches++;
+    onDispatch?.(inputs.amistio_run_id ?? "");
+  },
 });
-await new Promise<void>((resolve) => github.listen(0, "127.0.0.1", resolve));
-const host = `127.0.0.1:${(github.address() as AddressInfo).port}`;
-
-const dir = mkdtempSync(join(tmpdir(), "amistio-bench-dispatch-"));
-const env = readEnv({
-  APP_ID: "1",
-  PRIVATE_KEY: testPrivateKey(),
-  WEBHOOK_SECRET: SECRET,
-  DATABASE_URL: `file:${join(dir, "bench.db")}`,
-  PORT: "0",
-  HOST: "127.0.0.1",
-  GHE_HOST: host,
-  GHE_PROTOCOL: "http",
-  AMISTIO_PUBLIC_URL: "https://amistio.example.test",
+const bench = await startBenchAmistio({
+  githubHost: api.host,
+  env: { AMISTIO_PUBLIC_URL: "https://amistio.example.test" },
 });
-const amistio = await createAmistio({
-  env,
-  logger: pino({ level: "silent" }),
-  Octokit: TestOctokit,
-  githubToken: "bench",
-});
-const url = await amistio.start();
+const { amistio } = bench;
 const { db } = amistio.database;
 
 // Each task starts with a plan awaiting approval, as `/amistio plan` leaves it (its cost is bench:plan's).
@@ -128,13 +85,7 @@ try {
       onDispatch = (runId) => resolve({ at: performance.now(), runId });
     });
     const started = performance.now();
-    const response = await sendDelivery({
-      url: `${url}${env.WEBHOOK_PATH}`,
-      secret: SECRET,
-      event: "issue_comment",
-      payload,
-    });
-    if (response.status !== 202) throw new Error(`delivery ${n} answered ${response.status}`);
+    await bench.comment(payload);
     const { at, runId } = await reached;
     const run = await db.run.findUniqueOrThrow({
       where: { id: runId },
@@ -152,12 +103,9 @@ try {
   console.log(
     `approve delivery → dispatch request: median ${pick(0.5).toFixed(1)} ms, p95 ${pick(0.95).toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms (target: median <= ${TARGET_MEDIAN_MS} ms)`,
   );
-  console.log(`dispatch requests: ${workflowRunId - 1} for ${TASKS + WARMUP} approvals`);
-  console.log(
-    `GitHub requests per approval: ${((api.state.requests.length + workflowRunId - 1) / (TASKS + WARMUP)).toFixed(1)}`,
-  );
+  console.log(`dispatch requests: ${dispatches} for ${TASKS + WARMUP} approvals`);
+  console.log(`GitHub requests per approval: ${(api.state.requests.length / (TASKS + WARMUP)).toFixed(1)}`);
 } finally {
-  await amistio.stop(1000);
-  await new Promise((resolve) => github.close(resolve));
-  rmSync(dir, { recursive: true, force: true });
+  await bench.stop();
+  await api.close();
 }

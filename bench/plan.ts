@@ -1,20 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pino } from "pino";
-import { readEnv } from "../src/config/env.ts";
-import { createAmistio } from "../src/index.ts";
 import { countTokens } from "../src/planning/fit-to-budget.ts";
 import { commentPayload, serveFakeGithub } from "../test/helpers/fake-github.ts";
-import { sendDelivery } from "../test/helpers/send-delivery.ts";
-import { TestOctokit, testPrivateKey } from "../test/helpers/test-amistio.ts";
 import { webhookExample } from "../test/helpers/webhook-examples.ts";
 import { startFakeOpenAi } from "../test/integration/planning/helpers/fake-openai-server.ts";
+import { startBenchAmistio } from "./start-bench-amistio.ts";
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 200);
 const FILES = 2_500;
 const BUDGET = 12_000; // the default planner.contextTokens
-const SECRET = "bench-secret";
 
 const files: Record<string, string> = { "README.md": `# Widgets\n\n${"A service that stores widgets. ".repeat(80)}\n` };
 for (let i = 0; i < FILES; i++) {
@@ -39,27 +31,10 @@ const plan = JSON.stringify({
 });
 const ai = await startFakeOpenAi(Array.from({ length: TASKS }, () => ({ content: plan })));
 const github = await serveFakeGithub({ roles: { alice: "write" }, files, issues });
-const dir = mkdtempSync(join(tmpdir(), "amistio-bench-plan-"));
-const env = readEnv({
-  APP_ID: "1",
-  PRIVATE_KEY: testPrivateKey(),
-  WEBHOOK_SECRET: SECRET,
-  DATABASE_URL: `file:${join(dir, "bench.db")}`,
-  PORT: "0",
-  HOST: "127.0.0.1",
-  GHE_HOST: github.host,
-  GHE_PROTOCOL: "http",
-  OPENAI_API_KEY: "bench",
-  OPENAI_BASE_URL: ai.baseURL,
-  OPENAI_MODEL: "bench-model",
+const bench = await startBenchAmistio({
+  githubHost: github.host,
+  env: { OPENAI_API_KEY: "bench", OPENAI_BASE_URL: ai.baseURL, OPENAI_MODEL: "bench-model" },
 });
-const amistio = await createAmistio({
-  env,
-  logger: pino({ level: "silent" }),
-  Octokit: TestOctokit,
-  githubToken: "bench",
-});
-const url = await amistio.start();
 
 const planned = new Map<number, () => void>();
 github.state.onComment = (comment) => {
@@ -73,13 +48,7 @@ try {
     const payload = commentPayload(example, github, { issue: n, author: "alice", body: "/amistio plan" });
     const done = new Promise<void>((resolve) => planned.set(n, resolve));
     const started = performance.now();
-    const response = await sendDelivery({
-      url: `${url}${env.WEBHOOK_PATH}`,
-      secret: SECRET,
-      event: "issue_comment",
-      payload,
-    });
-    if (response.status !== 202) throw new Error(`delivery ${n} answered ${response.status}`);
+    await bench.comment(payload);
     await done;
     times.push(performance.now() - started);
   }
@@ -101,8 +70,7 @@ try {
   );
   console.log(`GitHub requests per plan: ${(github.state.requests.length / TASKS).toFixed(1)}`);
 } finally {
-  await amistio.stop(1000);
+  await bench.stop();
   await github.close();
   await ai.close();
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -20,6 +20,11 @@ export interface FakeGithubOptions {
   issues?: Record<number, { title: string; body: string; author: string }>;
   /** `.github/amistio.yml` text; absent → 404 (defaults apply). */
   settings?: string;
+  /**
+   * Called with each workflow dispatch's inputs; the dispatch then answers as github.com does (200 with
+   * the new run's id). Absent: the repository has no runner workflow, and dispatching answers 404.
+   */
+  onDispatch?: (inputs: Record<string, string>) => void;
 }
 
 const PERMISSION_OF: Record<string, string> = {
@@ -31,6 +36,13 @@ const PERMISSION_OF: Record<string, string> = {
 };
 
 type Reply = [number, unknown?];
+
+/** Request bodies as Amistio sends them: { body } for comments, { content } for reactions, { inputs } for dispatches. */
+interface RequestBody {
+  body?: string;
+  content?: string;
+  inputs?: Record<string, string>;
+}
 
 /**
  * GitHub's REST API for one repository as a plain function: what Amistio reads comes from the
@@ -56,8 +68,8 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
   const base = `/repos/${owner}/${repo}`;
   const notFound: Reply = [404, { message: "Not Found" }];
 
-  // Request bodies as Amistio sends them: { body } for comments, { content } for reactions.
-  const routes: [string, RegExp, (match: RegExpMatchArray, body: Record<string, string>) => Reply][] = [
+  let workflowRunId = 1;
+  const routes: [string, RegExp, (match: RegExpMatchArray, body: RequestBody) => Reply][] = [
     [
       "GET",
       new RegExp(`^/repos/${owner}/(${repo}|\\.github)/contents/(\\.github%2F|\\.github/)amistio\\.yml`),
@@ -151,15 +163,23 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
       },
     ],
     ["GET", new RegExp(`^${base}/contents/`), () => notFound],
-    // No runner workflow in the fake repository: dispatching answers like GitHub does then.
-    ["POST", new RegExp(`^${base}/actions/workflows/[^/]+/dispatches`), () => notFound],
+    [
+      "POST",
+      new RegExp(`^${base}/actions/workflows/[^/]+/dispatches`),
+      (_m, body) => {
+        if (!options.onDispatch) return notFound;
+        options.onDispatch(body.inputs ?? {});
+        const id = workflowRunId++;
+        return [200, { workflow_run_id: id, run_url: `x/${id}`, html_url: `http://github.test/runs/${id}` }];
+      },
+    ],
   ];
 
   return {
     owner,
     repo,
     state,
-    handle(method: string, path: string, body: Record<string, string>): Reply {
+    handle(method: string, path: string, body: RequestBody): Reply {
       state.requests.push(`${method} ${path}`);
       for (const [routeMethod, pattern, reply] of routes) {
         const match = routeMethod === method ? path.match(pattern) : null;
