@@ -43,8 +43,13 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
   const { env, logger } = options;
   if (!env.WEBHOOK_SECRET) throw new Error("WEBHOOK_SECRET is required to serve webhooks");
   const database = await createDatabase({ url: env.DATABASE_URL });
-  const { db } = database;
-  const queue = await createQueue({ redisUrl: env.REDIS_URL, db, logger: logger.child({ component: "queue" }) });
+  const { db, hotPath } = database;
+  const queue = await createQueue({
+    redisUrl: env.REDIS_URL,
+    db,
+    hotPath,
+    logger: logger.child({ component: "queue" }),
+  });
   const probot = createProbot({ env, logger, Octokit: options.Octokit, githubToken: options.githubToken });
   const services: CommandServices = {
     db,
@@ -60,12 +65,13 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     runs.follow(app);
   });
   const handlers: JobHandlers = {
-    [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, probot }),
+    [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, hotPath, probot }),
     ...runs.jobHandlers,
   };
   const settings = readWebSettings(env);
   const server = await createServer({
     db,
+    hotPath,
     queue,
     logger,
     webhookPath: env.WEBHOOK_PATH,

@@ -1,9 +1,12 @@
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
+import type BetterSqlite3 from "better-sqlite3";
 import { type DatabaseTarget, databaseTarget, ensureSqliteFolder } from "./database-url.ts";
 import { PrismaClient as PostgresClient } from "./generated/postgres/client.ts";
 import { PrismaClient as SqliteClient } from "./generated/sqlite/client.ts";
+import { type HotPathSql, prismaHotPath } from "./hot-path-sql.ts";
 import { migrate } from "./migrate.ts";
+import { startSqliteHotPath } from "./sqlite-hot-path.ts";
 
 /** Both generated clients come from one schema, so they share this shape. */
 export type Db = SqliteClient;
@@ -12,6 +15,8 @@ export { Prisma } from "./generated/sqlite/client.ts";
 
 export interface Database {
   db: Db;
+  /** Raw statements for intake and the queue's per-job work (hot-path-sql.ts). */
+  hotPath: HotPathSql;
   target: DatabaseTarget;
   close(): Promise<void>;
 }
@@ -27,16 +32,50 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
   ensureSqliteFolder(target);
   if (options.migrate !== false) await migrate(target);
   let db: Db;
+  let hotPath: HotPathSql;
   if (target.provider === "postgresql") {
     db = new PostgresClient({ adapter: new PrismaPg({ connectionString: target.url }) }) as unknown as Db;
+    hotPath = prismaHotPath(db);
   } else {
-    db = new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: `file:${target.file}` }) });
+    db = new SqliteClient({ adapter: new ImmediateTransactionsSqlite({ url: `file:${target.file}` }) });
     // WAL lets readers run beside the writer; NORMAL syncs at checkpoints, not at every commit,
     // which WAL keeps safe against corruption. busy_timeout waits for a lock instead of failing.
     await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
     await db.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
-    await db.$queryRawUnsafe("PRAGMA busy_timeout = 5000");
+    await db.$queryRawUnsafe(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    // An in-memory database exists only on its one connection.
+    hotPath =
+      target.file === ":memory:"
+        ? prismaHotPath(db)
+        : await startSqliteHotPath({ file: target.file, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
   }
   await db.$connect();
-  return { db, target, close: () => db.$disconnect() };
+  return {
+    db,
+    hotPath,
+    target,
+    close: async () => {
+      await hotPath.close();
+      await db.$disconnect();
+    },
+  };
+}
+
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * Prisma's SQLite transactions, begun IMMEDIATE instead of DEFERRED. With a second connection
+ * writing (the hot-path thread, or another process), a deferred transaction that reads and then
+ * writes fails with SQLITE_BUSY as soon as the other one committed in between; an immediate one
+ * takes the write lock first and waits its turn. The adapter (pinned 6.19.3) begins every
+ * transaction with the statement "BEGIN" on its `client`; the transaction tests fail if that changes.
+ */
+class ImmediateTransactionsSqlite extends PrismaBetterSQLite3 {
+  override async connect() {
+    const adapter = await super.connect();
+    const client = (adapter as unknown as { client: BetterSqlite3.Database }).client;
+    const prepare = client.prepare.bind(client);
+    client.prepare = ((source: string) => prepare(source === "BEGIN" ? "BEGIN IMMEDIATE" : source)) as typeof prepare;
+    return adapter;
+  }
 }

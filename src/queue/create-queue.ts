@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Db } from "../db/create-database.ts";
+import type { HotPathSql } from "../db/hot-path-sql.ts";
 import { createEmbeddedQueue } from "./embedded-queue.ts";
 import type { JobQueue } from "./job-queue.ts";
 
@@ -7,6 +8,7 @@ export interface CreateQueueOptions {
   /** Set (REDIS_URL) for BullMQ on Redis; unset for the queue embedded in the database. */
   redisUrl?: string;
   db: Db;
+  hotPath: HotPathSql;
   logger: Logger;
 }
 
@@ -16,5 +18,5 @@ export async function createQueue(options: CreateQueueOptions): Promise<JobQueue
     const { createBullmqQueue } = await import("./bullmq-queue.ts");
     return createBullmqQueue({ redisUrl: options.redisUrl, logger: options.logger });
   }
-  return createEmbeddedQueue({ db: options.db, logger: options.logger });
+  return createEmbeddedQueue({ db: options.db, hotPath: options.hotPath, logger: options.logger });
 }

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Db } from "../db/create-database.ts";
+import type { HotPathSql } from "../db/hot-path-sql.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 import { type RunnerApiOptions, runnerApi } from "../runs/runner-api.ts";
 import { createDeliveryRecorder } from "../webhooks/delivery-recorder.ts";
@@ -9,6 +10,7 @@ import { type WebAppOptions, webApp } from "./web-app.ts";
 
 export interface CreateServerOptions {
   db: Db;
+  hotPath: HotPathSql;
   queue: JobQueue;
   logger: Logger;
   webhookPath: string;
@@ -59,8 +61,13 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     path: options.webhookPath,
     counters: webhookCounters,
     secret: options.webhookSecret,
-    db: options.db,
-    recorder: createDeliveryRecorder({ db: options.db, queue: options.queue, logger: options.logger }),
+    hotPath: options.hotPath,
+    recorder: createDeliveryRecorder({
+      db: options.db,
+      hotPath: options.hotPath,
+      queue: options.queue,
+      logger: options.logger,
+    }),
   });
   if (options.web) await app.register(webApp, { ...options.web, db: options.db, logger: options.logger });
   if (options.runner) await app.register(runnerApi, options.runner);

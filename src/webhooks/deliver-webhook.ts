@@ -1,11 +1,13 @@
 import type { Probot } from "probot";
-import type { Db } from "../db/create-database.ts";
+import { type Db, Prisma } from "../db/create-database.ts";
+import type { HotPathSql } from "../db/hot-path-sql.ts";
 import type { JobHandler } from "../queue/job-queue.ts";
 import { deliveryAttempt } from "./delivery-attempt.ts";
 import type { DeliverWebhookJobData } from "./delivery-recorder.ts";
 
 export interface DeliverWebhookOptions {
   db: Db;
+  hotPath: HotPathSql;
   probot: Probot;
 }
 
@@ -13,7 +15,7 @@ export interface DeliverWebhookOptions {
  * The worker side of intake: hands the recorded delivery to the Probot app's handlers and marks it
  * done only once they succeeded, so a failed delivery is retried by the queue or by a redelivery.
  */
-export function deliverWebhook({ db, probot }: DeliverWebhookOptions): JobHandler {
+export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): JobHandler {
   return async (data, job) => {
     const { deliveryId, event, body } = data as DeliverWebhookJobData;
     const payload = JSON.parse(body);
@@ -30,9 +32,8 @@ export function deliverWebhook({ db, probot }: DeliverWebhookOptions): JobHandle
       });
       throw error;
     }
-    // Raw SQL: this runs once per delivery, and a Prisma model query costs about a millisecond here.
-    await db.$executeRaw`
+    await hotPath.execute(Prisma.sql`
       UPDATE "WebhookDelivery" SET "status" = 'done', "error" = NULL, "handledAt" = ${new Date()}
-      WHERE "id" = ${deliveryId}`;
+      WHERE "id" = ${deliveryId}`);
   };
 }

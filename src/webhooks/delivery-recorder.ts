@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { type Db, Prisma } from "../db/create-database.ts";
+import type { HotPathSql } from "../db/hot-path-sql.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 
 export const DELIVER_WEBHOOK_JOB = "webhook.deliver";
@@ -27,6 +28,7 @@ export type RecordOutcome =
 
 export interface DeliveryRecorderOptions {
   db: Db;
+  hotPath: HotPathSql;
   queue: JobQueue;
   logger: Logger;
   /** Most deliveries written in one go; more wait for the next flush. */
@@ -50,7 +52,7 @@ interface Pending {
  * delivery and nothing waits.
  */
 export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
-  const { db, queue, logger } = options;
+  const { db, hotPath, queue, logger } = options;
   const maxBatch = options.maxBatch ?? 200;
   let waiting: Pending[] = [];
   let flushing: Promise<void> | undefined;
@@ -88,16 +90,15 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
     }
     const candidates = [...unique.values()];
     const receivedAt = new Date();
-    // Raw SQL: this is intake's hot path, and a model query costs several times more.
     const values = candidates.map(
       ({ delivery: d }) =>
         Prisma.sql`(${d.deliveryId}, ${d.event}, ${d.action}, ${d.installationId}, 'queued', ${receivedAt})`,
     );
-    const written = await db.$queryRaw<{ id: string }[]>`
+    const written = await hotPath.query<{ id: string }>(Prisma.sql`
       INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt")
       VALUES ${Prisma.join(values)}
       ON CONFLICT DO NOTHING
-      RETURNING "id"`;
+      RETURNING "id"`);
     const inserted = new Set(written.map((row) => row.id));
     const fresh = candidates.filter(({ delivery }) => inserted.has(delivery.deliveryId));
     const seenBefore = candidates.filter(({ delivery }) => !inserted.has(delivery.deliveryId));

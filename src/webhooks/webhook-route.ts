@@ -1,7 +1,8 @@
 import { verify } from "@octokit/webhooks-methods";
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
-import type { Db } from "../db/create-database.ts";
-import { type DeliveryRecorder, type IncomingDelivery, isUniqueViolation } from "./delivery-recorder.ts";
+import { Prisma } from "../db/create-database.ts";
+import type { HotPathSql } from "../db/hot-path-sql.ts";
+import type { DeliveryRecorder, IncomingDelivery } from "./delivery-recorder.ts";
 import { isHandledEvent } from "./handled-events.ts";
 
 /** GitHub caps webhook payloads at 25 MB. */
@@ -18,7 +19,7 @@ export interface WebhookRouteOptions {
   /** Counted in memory for /readyz and logs; ignored deliveries are also stored with status "ignored". */
   counters: WebhookCounters;
   secret: string;
-  db: Db;
+  hotPath: HotPathSql;
   recorder: DeliveryRecorder;
 }
 
@@ -30,7 +31,7 @@ const EVENT_NAME = /^[a-z_]{1,64}$/;
  * GitHub or an AI model, so the 2xx is well inside GitHub's 10 s limit.
  */
 export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
-  const { db, recorder, secret, counters } = options;
+  const { hotPath, recorder, secret, counters } = options;
 
   await app.register(async (scope) => {
     // The signature covers the exact bytes, so the body is kept raw; JSON is parsed only after it checks out.
@@ -94,11 +95,11 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       }
       if (!isHandledEvent(event)) {
         counters.ignored++;
-        await db.webhookDelivery
-          .create({ data: { id: deliveryId, event, action, installationId, status: "ignored", handledAt: new Date() } })
-          .catch((error: unknown) => {
-            if (!isUniqueViolation(error)) throw error;
-          });
+        const at = new Date();
+        await hotPath.execute(Prisma.sql`
+          INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt", "handledAt")
+          VALUES (${deliveryId}, ${event}, ${action}, ${installationId}, 'ignored', ${at}, ${at})
+          ON CONFLICT DO NOTHING`);
         deliveryLog.info("webhook ignored: Amistio does not handle this event");
         return reply.code(202).send({ status: "ignored" });
       }

@@ -13,14 +13,19 @@ describe("createQueue", () => {
   });
 
   it("keeps jobs in the database when no Redis URL is set", async () => {
-    const queue = await createQueue({ db: database.db, logger: silentLogger });
+    const queue = await createQueue({ db: database.db, hotPath: database.hotPath, logger: silentLogger });
     expect(queue.driver).toBe("embedded");
     await queue.ping();
     await queue.close();
   });
 
   it("uses BullMQ on Redis when a Redis URL is set", async () => {
-    const queue = await createQueue({ redisUrl: REDIS_TEST_URL, db: database.db, logger: silentLogger });
+    const queue = await createQueue({
+      redisUrl: REDIS_TEST_URL,
+      db: database.db,
+      hotPath: database.hotPath,
+      logger: silentLogger,
+    });
     expect(queue.driver).toBe("bullmq");
     await queue.ping();
     await queue.close();

@@ -20,9 +20,10 @@ describe.each(PROVIDERS)("embedded queue on %s", (provider) => {
     queues = [];
   });
 
-  function newQueue(queueName: string, extra: { workerId?: string; db?: Database["db"] } = {}): JobQueue {
+  function newQueue(queueName: string, extra: { workerId?: string; database?: Database } = {}): JobQueue {
     const queue = createEmbeddedQueue({
-      db: extra.db ?? database.db,
+      db: (extra.database ?? database).db,
+      hotPath: (extra.database ?? database).hotPath,
       logger: silentLogger,
       queueName,
       pollIntervalMs: 20,
@@ -111,7 +112,7 @@ describe.each(PROVIDERS)("embedded queue on %s", (provider) => {
         const ids: string[] = [];
         for (let n = 0; n < 50; n++) ids.push((await producer.enqueue("work", { n })).id);
         const a = newQueue(queueName, { workerId: "a" });
-        const b = newQueue(queueName, { workerId: "b", db: other.db });
+        const b = newQueue(queueName, { workerId: "b", database: other });
         // Connections warmed first, so both workers' first claims race for the same jobs.
         await Promise.all([a.ping(), b.ping()]);
         await Promise.all([

@@ -44,6 +44,7 @@ function embedded(provider: Provider): DriverCase {
         queue: (namespace) =>
           createEmbeddedQueue({
             db: database.db,
+            hotPath: database.hotPath,
             logger: silentLogger,
             queueName: namespace,
             pollIntervalMs: 50,

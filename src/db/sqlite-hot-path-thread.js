@@ -1,0 +1,97 @@
+// @ts-check
+// The thread behind sqlite-hot-path.ts: its own SQLite connection, so webhook intake and the
+// queue's per-job statements run off the main thread and never inside a Prisma transaction.
+// Plain JavaScript because a worker thread is started from a file that Node runs as is.
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+
+/** Prepared statements by SQL text; multi-row inserts make a few hundred shapes at most. */
+const MAX_CACHED_STATEMENTS = 500;
+/** Most statements committed together; the rest wait for the next commit. */
+const MAX_GROUP = 500;
+
+/** @typedef {{ id: number, sql: string, values: unknown[] }} Request */
+/** @typedef {{ id: number, result?: unknown, error?: { message: string, code?: string } }} Reply */
+
+const port = parentPort;
+if (!port) throw new Error("sqlite-hot-path-thread.js runs only as a worker thread");
+
+const db = new Database(workerData.file);
+db.pragma("journal_mode = WAL");
+db.pragma("synchronous = NORMAL");
+db.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
+
+/** @type {Map<string, import("better-sqlite3").Statement>} */
+const statements = new Map();
+
+/** @param {string} sql */
+function prepared(sql) {
+  let statement = statements.get(sql);
+  if (!statement) {
+    if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
+    statement = db.prepare(sql);
+    statements.set(sql, statement);
+  }
+  return statement;
+}
+
+/** @param {unknown} error */
+function describe(error) {
+  const { message, code } = /** @type {{ message?: string, code?: string }} */ (error);
+  return { message: String(message ?? error), code };
+}
+
+/**
+ * Group commit: the statements that queued up while the last group ran are committed together,
+ * one transaction instead of one per statement, and answered only after that commit. A statement
+ * that fails is undone on its own (SQLite rolls back the statement, not the transaction); an error
+ * that ends the whole transaction fails every statement of the group.
+ * @param {Request[]} group
+ * @returns {Reply[]}
+ */
+function commitGroup(group) {
+  try {
+    db.prepare("BEGIN IMMEDIATE").run();
+  } catch (error) {
+    return group.map(({ id }) => ({ id, error: describe(error) }));
+  }
+  /** @type {Reply[]} */
+  const replies = group.map(({ id, sql, values }) => {
+    try {
+      const statement = prepared(sql);
+      return { id, result: statement.reader ? statement.all(values) : statement.run(values).changes };
+    } catch (error) {
+      return { id, error: describe(error) };
+    }
+  });
+  try {
+    if (!db.inTransaction) throw new Error("the transaction was rolled back by an earlier error");
+    db.prepare("COMMIT").run();
+    return replies;
+  } catch (error) {
+    if (db.inTransaction) db.prepare("ROLLBACK").run();
+    const failure = replies.find((reply) => reply.error)?.error ?? describe(error);
+    return replies.map(({ id, error }) => ({ id, error: error ?? failure }));
+  }
+}
+
+port.on("message", (/** @type {Request | "close"} */ first) => {
+  if (first === "close") {
+    db.close();
+    port.close();
+    return;
+  }
+  const group = [first];
+  while (group.length < MAX_GROUP) {
+    const next = receiveMessageOnPort(/** @type {import("node:worker_threads").MessagePort} */ (port));
+    if (!next) break;
+    if (next.message === "close") {
+      port.postMessage(commitGroup(group));
+      db.close();
+      port.close();
+      return;
+    }
+    group.push(next.message);
+  }
+  port.postMessage(commitGroup(group));
+});

@@ -1,0 +1,91 @@
+import { randomUUID } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Prisma } from "../../../src/db/create-database.ts";
+import { HotPathSqlError } from "../../../src/db/sqlite-hot-path.ts";
+import { createTestDatabase, type TestDatabase } from "../../helpers/test-database.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const insertDelivery = (id: string, receivedAt = new Date()) => Prisma.sql`
+  INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt")
+  VALUES (${id}, 'issues', 'opened', ${4242n}, 'queued', ${receivedAt})`;
+
+describe("the SQLite hot-path connection", () => {
+  let database: TestDatabase;
+  beforeEach(async () => {
+    database = await createTestDatabase("sqlite");
+  });
+  afterEach(async () => {
+    await database.destroy();
+  });
+
+  it("writes values as Prisma stores them, so Prisma reads them back unchanged", async () => {
+    const id = randomUUID();
+    const receivedAt = new Date("2026-11-29T21:15:02.096Z");
+    expect(await database.hotPath.execute(insertDelivery(id, receivedAt))).toBe(1);
+    const row = await database.db.webhookDelivery.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ event: "issues", installationId: 4242n, status: "queued", receivedAt });
+    // A date compared in SQL against one Prisma wrote: the same text format on both connections.
+    const later = await database.hotPath.query<{ id: string }>(
+      Prisma.sql`SELECT "id" FROM "WebhookDelivery" WHERE "receivedAt" >= ${receivedAt}`,
+    );
+    expect(later).toEqual([{ id }]);
+  });
+
+  it("fails only the statement that failed when several are committed together", async () => {
+    const taken = randomUUID();
+    await database.hotPath.execute(insertDelivery(taken));
+    const fresh = [randomUUID(), randomUUID()];
+    // Sent without waiting, so the thread commits them as one group.
+    const outcomes = await Promise.allSettled([
+      database.hotPath.execute(insertDelivery(fresh[0]!)),
+      database.hotPath.execute(insertDelivery(taken)),
+      database.hotPath.execute(insertDelivery(fresh[1]!)),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const failure = (outcomes[1] as PromiseRejectedResult).reason;
+    expect(failure).toBeInstanceOf(HotPathSqlError);
+    expect(failure.code).toBe("SQLITE_CONSTRAINT_PRIMARYKEY");
+    expect(await database.db.webhookDelivery.count({ where: { id: { in: fresh } } })).toBe(2);
+  });
+
+  it("is not part of a Prisma transaction that is open meanwhile, nor undone by its rollback", async () => {
+    const id = randomUUID();
+    let written: Promise<number> | undefined;
+    await expect(
+      database.db.$transaction(async (tx) => {
+        await tx.webhookDelivery.create({ data: { id: randomUUID(), event: "issues", status: "queued" } });
+        // On Prisma's own connection this insert would run inside the open transaction and be undone.
+        written = database.hotPath.execute(insertDelivery(id));
+        await sleep(50);
+        throw new Error("handler failed");
+      }),
+    ).rejects.toThrow("handler failed");
+    expect(await written).toBe(1);
+    expect(await database.db.webhookDelivery.findMany({ select: { id: true } })).toEqual([{ id }]);
+  });
+
+  it("lets a Prisma transaction read, then write, while the hot path writes in between", async () => {
+    const id = randomUUID();
+    let written: Promise<number> | undefined;
+    await database.db.$transaction(async (tx) => {
+      const before = await tx.webhookDelivery.count();
+      written = database.hotPath.execute(insertDelivery(randomUUID()));
+      await sleep(50);
+      // A deferred transaction fails here with SQLITE_BUSY once the other connection has committed.
+      await tx.webhookDelivery.create({ data: { id, event: "issues", status: `seen ${before}` } });
+    });
+    expect(await written).toBe(1);
+    expect(await database.db.webhookDelivery.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: "seen 0",
+    });
+    expect(await database.db.webhookDelivery.count()).toBe(2);
+  });
+
+  it("refuses statements once closed, with a clear error", async () => {
+    await database.hotPath.close();
+    await expect(database.hotPath.query(Prisma.sql`SELECT 1`)).rejects.toThrow(
+      "the SQLite hot-path thread has stopped",
+    );
+  });
+});
