@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
-import type { Db } from "../db/create-database.ts";
+import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 import { type RunnerApiOptions, runnerApi } from "../runs/runner-api.ts";
@@ -50,7 +50,12 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
 
   app.get("/healthz", async () => ({ status: "ok", webhooks: webhookCounters }));
   app.get("/readyz", async (request, reply) => {
-    const checks = await Promise.allSettled([options.db.$queryRawUnsafe("SELECT 1"), options.queue.ping()]);
+    // Both connections: on SQLite, intake writes through the hot-path thread, the rest through Prisma.
+    const bothConnections = Promise.all([
+      options.db.$queryRawUnsafe("SELECT 1"),
+      options.hotPath.query(Prisma.sql`SELECT 1`),
+    ]);
+    const checks = await Promise.allSettled([bothConnections, options.queue.ping()]);
     const [database, queue] = checks.map((check) => (check.status === "fulfilled" ? "ok" : "unreachable"));
     const ready = database === "ok" && queue === "ok";
     if (!ready) request.log.warn({ database, queue }, "not ready");

@@ -125,4 +125,14 @@ describe("webhook intake over HTTP", () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: "ready", database: "ok", queue: "ok" });
   });
+
+  it("is not ready, and refuses deliveries with 503, once the database connection intake writes on is gone", async () => {
+    await amistio.database.hotPath.close();
+    const ready = await fetch(`${amistio.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: "not ready", database: "unreachable" });
+    const response = await amistio.deliver("issue_comment", webhookExample("issue_comment", "created"));
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({ error: "could not record the delivery; redeliver it later" });
+  });
 });
