@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import canonicalize from "canonicalize";
 import type { Db } from "../db/create-database.ts";
+import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import { GENESIS_HASH, hashAuditEvent } from "./hash-audit-event.ts";
 
 export interface AuditEventInput {
@@ -101,10 +102,6 @@ export async function appendAuditEvent(
       await sleep(Math.random() * Math.min(100, 2 ** attempt));
     }
   }
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "P2002";
 }
 
 function canonicalData(data: Record<string, unknown>): string {

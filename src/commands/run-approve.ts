@@ -1,8 +1,8 @@
 import { createApprovalPolicy } from "../approvals/approval-policy.ts";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
+import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import type { Plan } from "../planning/plan-schema.ts";
 import { DISPATCH_MAX_ATTEMPTS, DISPATCH_RUN_JOB } from "../runs/dispatch-run-job.ts";
-import { isUniqueViolation } from "../webhooks/delivery-recorder.ts";
 import type { CommandRunner } from "./command-context.ts";
 
 /**

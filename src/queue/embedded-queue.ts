@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
+import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import {
   DEFAULT_GRACE_MS,
   DEFAULT_MAX_ATTEMPTS,
@@ -448,10 +449,6 @@ interface JobFields {
   data: string;
   maxAttempts: number;
   runAt: Date;
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "P2002";
 }
 
 function errorText(error: unknown): string {

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
+import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 
 export const DELIVER_WEBHOOK_JOB = "webhook.deliver";
@@ -170,7 +171,3 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
 }
 
 export type DeliveryRecorder = ReturnType<typeof createDeliveryRecorder>;
-
-export function isUniqueViolation(error: unknown): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "P2002";
-}
