@@ -23,6 +23,10 @@ db.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
 
 /** @type {Map<string, import("better-sqlite3").Statement>} */
 const statements = new Map();
+// Prepared once: every group runs them.
+const begin = db.prepare("BEGIN IMMEDIATE");
+const commit = db.prepare("COMMIT");
+const rollback = db.prepare("ROLLBACK");
 
 /** @param {string} sql */
 function prepared(sql) {
@@ -51,7 +55,7 @@ function describe(error) {
  */
 function commitGroup(group) {
   try {
-    db.prepare("BEGIN IMMEDIATE").run();
+    begin.run();
   } catch (error) {
     return group.map(({ id }) => ({ id, error: describe(error) }));
   }
@@ -66,10 +70,10 @@ function commitGroup(group) {
   });
   try {
     if (!db.inTransaction) throw new Error("the transaction was rolled back by an earlier error");
-    db.prepare("COMMIT").run();
+    commit.run();
     return replies;
   } catch (error) {
-    if (db.inTransaction) db.prepare("ROLLBACK").run();
+    if (db.inTransaction) rollback.run();
     const failure = replies.find((reply) => reply.error)?.error ?? describe(error);
     return replies.map(({ id, error }) => ({ id, error: error ?? failure }));
   }
