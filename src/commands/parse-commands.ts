@@ -82,30 +82,22 @@ function parseLine(text: string, prefix: string, line: number): Omit<ParsedComma
   const raw = rest.trim();
   if (word === "") return { verb: "help", word, args, raw, line };
   if (!VERBS.has(word)) return { verb: "unknown", word, args, raw, line };
-  const verb = word as CommandVerb;
+  const command = { verb: word as CommandVerb, word, args, raw, line };
 
-  if (verb === "approve" && args !== "") {
+  if (command.verb === "approve" && args !== "") {
     const first = words[1] ?? "";
     const version = Number(VERSION_TOKEN.exec(first)?.[1] ?? 0);
-    if (version >= 1) return { verb, word, args, raw, line, version };
+    if (version >= 1) return { ...command, version };
     return {
-      verb,
-      word,
-      args,
-      raw,
-      line,
+      ...command,
       problem: `\`${first.replace(/`/g, "").slice(0, 40)}\` is not a plan version: write \`${prefix} approve\` for the current plan, or \`${prefix} approve v3\` to approve version 3 only if it is still current.`,
     };
   }
-  if (verb === "revise" && args === "") {
+  if (command.verb === "revise" && args === "") {
     return {
-      verb,
-      word,
-      args,
-      raw,
-      line,
+      ...command,
       problem: `\`revise\` needs feedback saying what to change, e.g. \`${prefix} revise split step 2 into smaller steps\`.`,
     };
   }
-  return { verb, word, args, raw, line };
+  return command;
 }
