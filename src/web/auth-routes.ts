@@ -35,16 +35,19 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
       }),
     });
 
+  const notConfigured = (request: FastifyRequest, reply: FastifyReply, provider: Provider) =>
+    fail(
+      request,
+      reply,
+      404,
+      "Sign-in not available",
+      `Signing in with ${label(provider)} is not configured on this instance.`,
+    );
+
   async function start(request: FastifyRequest, reply: FastifyReply, provider: Provider) {
     const client = provider === "github" ? ctx.github : ctx.oidc;
     if (!client) {
-      return fail(
-        request,
-        reply,
-        404,
-        "Sign-in not available",
-        `Signing in with ${label(provider)} is not configured on this instance.`,
-      );
+      return notConfigured(request, reply, provider);
     }
     const returnTo = safeReturnTo(field(request.query, "returnTo"));
     const link = field(request.query, "link") === "1";
@@ -126,13 +129,7 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
 
   async function callback(request: FastifyRequest, reply: FastifyReply, provider: Provider) {
     if (!(provider === "github" ? ctx.github : ctx.oidc)) {
-      return fail(
-        request,
-        reply,
-        404,
-        "Sign-in not available",
-        `Signing in with ${label(provider)} is not configured on this instance.`,
-      );
+      return notConfigured(request, reply, provider);
     }
     const pending = webSession.pending(request);
     // One answer per start: whatever happens next, this one cannot be replayed.
