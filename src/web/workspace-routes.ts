@@ -6,7 +6,7 @@ import { Prisma } from "../db/generated/sqlite/client.ts";
 import { html } from "./html.ts";
 import { auditLogPage } from "./pages/audit-log-page.ts";
 import { messagePage } from "./pages/message-page.ts";
-import { workspacePage } from "./pages/workspace-page.ts";
+import { type TaskView, workspacePage } from "./pages/workspace-page.ts";
 import { workspacesPage } from "./pages/workspaces-page.ts";
 import { requireViewer } from "./require-viewer.ts";
 import { field, type WebContext } from "./web-context.ts";
@@ -20,17 +20,8 @@ const RUNS_PER_TASK = 5;
 const EVENTS_PER_PAGE = 50;
 const TASK_CURSOR = /^(\d{1,15})_([A-Za-z0-9_-]{1,64})$/;
 
-interface RunRow {
-  id: string;
-  taskId: string;
-  status: string;
-  conclusion: string | null;
-  planVersionId: string;
-  htmlUrl: string | null;
-  pullRequestUrl: string | null;
-  runnerName: string | null;
-  createdAt: Date;
-}
+/** A run as the workspace page shows it, with the task it belongs to. */
+type RunRow = TaskView["runs"][number] & { taskId: string };
 
 /** The workspaces a person can reach, each one's tasks → plans → approvals → runs, and its audit log. */
 export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRoutesOptions): Promise<void> {
