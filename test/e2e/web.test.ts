@@ -140,10 +140,7 @@ beforeAll(async () => {
   amistio = await startTestAmistio({
     env: {
       // GitHub Enterprise Server's route: both the web URL and /api/v3 point at the stand-in.
-      GHE_HOST: github.host,
-      GHE_PROTOCOL: "http",
-      GITHUB_CLIENT_ID: github.clientId,
-      GITHUB_CLIENT_SECRET: github.clientSecret,
+      ...github.env,
       OIDC_ISSUER: oidc.issuer,
       OIDC_CLIENT_ID: oidc.clientId,
       OIDC_CLIENT_SECRET: oidc.clientSecret,

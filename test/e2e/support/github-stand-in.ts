@@ -25,10 +25,10 @@ interface Grant {
 export interface GithubStandIn {
   /** http://127.0.0.1:<port>, the value of the web URL; the API is under /api/v3. */
   url: string;
-  /** For GHE_HOST. */
-  host: string;
   clientId: string;
   clientSecret: string;
+  /** The settings that point Amistio's GitHub sign-in and API at this stand-in (GitHub Enterprise Server's route). */
+  env: { GHE_HOST: string; GHE_PROTOCOL: "http"; GITHUB_CLIENT_ID: string; GITHUB_CLIENT_SECRET: string };
   /**
    * Who the next authorisation approves as (GitHub's own sign-in page is not played); also what
    * GitHub now says about that person to tokens already issued (e.g. a new installation).
@@ -199,9 +199,14 @@ export async function startGithubStandIn(): Promise<GithubStandIn> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
     clientId,
     clientSecret,
+    env: {
+      GHE_HOST: `127.0.0.1:${port}`,
+      GHE_PROTOCOL: "http",
+      GITHUB_CLIENT_ID: clientId,
+      GITHUB_CLIENT_SECRET: clientSecret,
+    },
     signInAs(user) {
       nextUser = user;
       const grant = grants.get(user.id);

@@ -13,10 +13,7 @@ beforeAll(async () => {
   github = await startGithubStandIn();
   amistio = await startTestAmistio({
     env: {
-      GHE_HOST: github.host,
-      GHE_PROTOCOL: "http",
-      GITHUB_CLIENT_ID: github.clientId,
-      GITHUB_CLIENT_SECRET: github.clientSecret,
+      ...github.env,
       SESSION_SECRET: "privacy-requests-test-secret-0123456789abcdef",
       AMISTIO_ADMINS: "someone-else, privacy-op",
       AMISTIO_PRIVACY_CONTACT: "privacy@amistio.example",

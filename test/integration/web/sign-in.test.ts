@@ -32,10 +32,7 @@ beforeAll(async () => {
   github = await startGithubStandIn();
   amistio = await startTestAmistio({
     env: {
-      GHE_HOST: github.host,
-      GHE_PROTOCOL: "http",
-      GITHUB_CLIENT_ID: github.clientId,
-      GITHUB_CLIENT_SECRET: github.clientSecret,
+      ...github.env,
       SESSION_SECRET,
     },
   });
@@ -427,10 +424,7 @@ describe("behind HTTPS", () => {
   it("marks the cookie Secure, sends HSTS and builds callbacks from AMISTIO_PUBLIC_URL", async () => {
     const secure = await startTestAmistio({
       env: {
-        GHE_HOST: github.host,
-        GHE_PROTOCOL: "http",
-        GITHUB_CLIENT_ID: github.clientId,
-        GITHUB_CLIENT_SECRET: github.clientSecret,
+        ...github.env,
         SESSION_SECRET,
         AMISTIO_PUBLIC_URL: "https://amistio.example",
       },
