@@ -3,13 +3,10 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ActionsClaims } from "../../fixtures/runner/oidc-issuer.ts";
-import { seedRun } from "../../fixtures/runner/seed-run.ts";
-import { BASE, OWNER, REPO, type RunsHarness, startRunsHarness } from "../../integration/runs/runs-harness.ts";
+import { BASE, type RunsHarness, seedDispatchedRun, startRunsHarness } from "../../integration/runs/runs-harness.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 const AGENTS = join(ROOT, "test/fixtures/runner/agents");
-const WORKFLOW = ".github/workflows/amistio.yml";
 // The agent is chosen per test through an environment variable the shell expands.
 const SETTINGS = 'runner:\n  agent: command\n  command: node "$AMISTIO_TEST_AGENT"\n  timeoutMinutes: 5\n';
 
@@ -23,7 +20,6 @@ describe("amistio-runner end to end: a real Amistio server, a git repository wit
   let h: RunsHarness;
   let dir: string;
   let remote: string;
-  let nextWorkflowRun = 80_000;
 
   beforeAll(async () => {
     h = await startRunsHarness({ settings: SETTINGS });
@@ -47,26 +43,11 @@ describe("amistio-runner end to end: a real Amistio server, a git repository wit
 
   /** A dispatched run and a fresh checkout of the repository, as actions/checkout leaves it. */
   const prepare = async () => {
-    const workflowRunId = nextWorkflowRun++;
-    const seeded = await seedRun(h.amistio.database.db, {
-      run: {
-        status: "dispatched",
-        workflowRunId: BigInt(workflowRunId),
-        workflowRunAttempt: 1,
-        workflowPath: WORKFLOW,
-        ref: "main",
-      },
-    });
-    const workspace = join(dir, `work-${workflowRunId}`);
+    const seeded = await seedDispatchedRun(h.amistio.database.db);
+    const workspace = join(dir, `work-${seeded.workflowRunId}`);
     execFileSync("git", ["clone", "--quiet", remote, workspace], { env: gitEnv() });
-    const claims: ActionsClaims = {
-      repository: `${OWNER}/${REPO}`,
-      repository_id: "4242",
-      run_id: String(workflowRunId),
-      workflow_ref: `${OWNER}/${REPO}/${WORKFLOW}@refs/heads/main`,
-    };
     const task = await h.amistio.database.db.task.findUniqueOrThrow({ where: { id: seeded.taskId } });
-    return { ...seeded, workspace, claims, branch: `amistio/${task.number}-${seeded.runId}` };
+    return { ...seeded, workspace, branch: `amistio/${task.number}-${seeded.runId}` };
   };
 
   const runCli = (

@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUED_RUN_CHECK_JOB, queuedRunCheckJob } from "../../../src/runs/queued-run-check-job.ts";
-import { seedRun } from "../../fixtures/runner/seed-run.ts";
-import { BASE, type RunsHarness, startRunsHarness, workflowJobPayload, workflowRunPayload } from "./runs-harness.ts";
-
-const WORKFLOW = ".github/workflows/amistio.yml";
-let nextWorkflowRun = 30_000;
+import {
+  BASE,
+  type RunsHarness,
+  seedDispatchedRun,
+  startRunsHarness,
+  workflowJobPayload,
+  workflowRunPayload,
+} from "./runs-harness.ts";
 
 describe("following dispatched runs through workflow_run and workflow_job", () => {
   let h: RunsHarness;
@@ -16,22 +19,8 @@ describe("following dispatched runs through workflow_run and workflow_job", () =
     await h.close();
   });
 
-  const dispatched = async (extra: Record<string, unknown> = {}, options: { isPullRequest?: boolean } = {}) => {
-    const workflowRunId = nextWorkflowRun++;
-    const seeded = await seedRun(h.amistio.database.db, {
-      ...options,
-      run: {
-        status: "dispatched",
-        workflowRunId: BigInt(workflowRunId),
-        workflowRunAttempt: 1,
-        workflowPath: WORKFLOW,
-        ref: "main",
-        dispatchedAt: new Date(),
-        ...extra,
-      },
-    });
-    return { ...seeded, workflowRunId };
-  };
+  const dispatched = (extra: Record<string, unknown> = {}, options: { isPullRequest?: boolean } = {}) =>
+    seedDispatchedRun(h.amistio.database.db, { ...options, run: { dispatchedAt: new Date(), ...extra } });
   const runOf = (id: string) => h.amistio.database.db.run.findUniqueOrThrow({ where: { id } });
   const send = async (event: string, payload: unknown) => {
     expect((await h.amistio.deliver(event, payload)).status).toBe(202);

@@ -2,11 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FINISH_RUN_JOB } from "../../../src/runs/finish-run-job.ts";
 import type { RunnerJob } from "../../../src/runs/runner-contract.ts";
 import type { ActionsClaims } from "../../fixtures/runner/oidc-issuer.ts";
-import { SEED_PLAN, seedRun } from "../../fixtures/runner/seed-run.ts";
-import { BASE, OWNER, REPO, type RunsHarness, startRunsHarness } from "./runs-harness.ts";
-
-const WORKFLOW = ".github/workflows/amistio.yml";
-let nextWorkflowRun = 50_000;
+import { SEED_PLAN } from "../../fixtures/runner/seed-run.ts";
+import { BASE, OWNER, REPO, type RunsHarness, seedDispatchedRun, startRunsHarness, WORKFLOW } from "./runs-harness.ts";
 
 describe("the runner API: OIDC-authenticated, bound to the dispatched run", () => {
   let h: RunsHarness;
@@ -18,26 +15,7 @@ describe("the runner API: OIDC-authenticated, bound to the dispatched run", () =
     await h.close();
   });
 
-  const dispatched = async (run: Record<string, unknown> = {}) => {
-    const workflowRunId = nextWorkflowRun++;
-    const seeded = await seedRun(h.amistio.database.db, {
-      run: {
-        status: "dispatched",
-        workflowRunId: BigInt(workflowRunId),
-        workflowRunAttempt: 1,
-        workflowPath: WORKFLOW,
-        ref: "main",
-        ...run,
-      },
-    });
-    const claims: ActionsClaims = {
-      repository: `${OWNER}/${REPO}`,
-      repository_id: "4242",
-      run_id: String(workflowRunId),
-      workflow_ref: `${OWNER}/${REPO}/${WORKFLOW}@refs/heads/main`,
-    };
-    return { ...seeded, workflowRunId, claims };
-  };
+  const dispatched = (run: Record<string, unknown> = {}) => seedDispatchedRun(h.amistio.database.db, { run });
   const call = async (runId: string, path: string, token: string | null, body: unknown = {}) => {
     const response = await fetch(`${h.amistio.url}/api/runner/runs/${runId}/${path}`, {
       method: "POST",

@@ -1,7 +1,9 @@
 import nock from "nock";
 import { pino } from "pino";
+import type { Db } from "../../../src/db/create-database.ts";
 import type { RunServices } from "../../../src/runs/run-services.ts";
-import { type OidcIssuer, startOidcIssuer } from "../../fixtures/runner/oidc-issuer.ts";
+import { type ActionsClaims, type OidcIssuer, startOidcIssuer } from "../../fixtures/runner/oidc-issuer.ts";
+import { type SeedOptions, seedRun } from "../../fixtures/runner/seed-run.ts";
 import { type FakeGithub, fakeGithub } from "../../helpers/fake-github.ts";
 import { startTestAmistio, type TestAmistio } from "../../helpers/test-amistio.ts";
 import { type GithubActionsFake, githubActionsFake } from "./github-actions-fake.ts";
@@ -11,6 +13,35 @@ export const OWNER = "octo-org";
 export const REPO = "widgets";
 export const BASE = `/repos/${OWNER}/${REPO}`;
 export const API = "https://api.github.com";
+export const WORKFLOW = ".github/workflows/amistio.yml";
+
+let nextWorkflowRun = 30_000;
+
+/**
+ * A run whose workflow_dispatch has started its workflow run, as dispatch leaves it (`options.run`
+ * adds or overrides run fields), and the OIDC claims a job of that workflow run presents.
+ */
+export async function seedDispatchedRun(db: Db, options: SeedOptions = {}) {
+  const workflowRunId = nextWorkflowRun++;
+  const seeded = await seedRun(db, {
+    ...options,
+    run: {
+      status: "dispatched",
+      workflowRunId: BigInt(workflowRunId),
+      workflowRunAttempt: 1,
+      workflowPath: WORKFLOW,
+      ref: "main",
+      ...options.run,
+    },
+  });
+  const claims: ActionsClaims = {
+    repository: `${OWNER}/${REPO}`,
+    repository_id: "4242",
+    run_id: String(workflowRunId),
+    workflow_ref: `${OWNER}/${REPO}/${WORKFLOW}@refs/heads/main`,
+  };
+  return { ...seeded, workflowRunId, claims };
+}
 
 export interface RunsHarness {
   amistio: TestAmistio;
