@@ -2,7 +2,7 @@ import { createApprovalPolicy } from "../approvals/approval-policy.ts";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import type { Plan } from "../planning/plan-schema.ts";
-import { DISPATCH_MAX_ATTEMPTS, DISPATCH_RUN_JOB } from "../runs/dispatch-run-job.ts";
+import { createRun, queueDispatch } from "../runs/start-run.ts";
 import type { CommandRunner } from "./command-context.ts";
 
 /**
@@ -30,7 +30,7 @@ export const runApprove: CommandRunner = async (context) => {
   }
   if (current.status === "approved") {
     // A retried delivery may have stopped between approving and queueing: the key makes this a no-op otherwise.
-    await queueDispatch(context, current.id);
+    await dispatchQueuedRun(context, current.id);
     return context.reply(`v${current.version} is already approved.`);
   }
 
@@ -74,14 +74,11 @@ export const runApprove: CommandRunner = async (context) => {
         data: { status: "approved" },
       });
       if (count !== 1) return null;
-      await tx.task.update({ where: { id: task.id }, data: { state: "approved" } });
-      return tx.run.create({
-        data: {
-          taskId: task.id,
-          planVersionId: current.id,
-          contentHash: current.contentHash,
-          requestedById: actor.userId,
-        },
+      return createRun(tx, {
+        taskId: task.id,
+        planVersionId: current.id,
+        contentHash: current.contentHash,
+        requestedById: actor.userId,
       });
     });
     if (run) {
@@ -90,22 +87,16 @@ export const runApprove: CommandRunner = async (context) => {
         contentHash: current.contentHash,
         runId: run.id,
       });
-      await queueDispatch(context, current.id);
+      await dispatchQueuedRun(context, current.id);
     }
   }
   await context.refresh();
 };
 
-async function queueDispatch(context: Parameters<CommandRunner>[0], planVersionId: string): Promise<void> {
+async function dispatchQueuedRun(context: Parameters<CommandRunner>[0], planVersionId: string): Promise<void> {
   const run = await context.db.run.findFirst({
     where: { planVersionId, status: "queued" },
     orderBy: { createdAt: "desc" },
   });
-  if (run) {
-    await context.queue.enqueue(
-      DISPATCH_RUN_JOB,
-      { runId: run.id },
-      { key: `dispatch:${run.id}`, maxAttempts: DISPATCH_MAX_ATTEMPTS },
-    );
-  }
+  if (run) await queueDispatch(context.queue, run.id);
 }

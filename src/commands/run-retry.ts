@@ -1,6 +1,6 @@
 import { approvalProblem } from "../runs/approval-problem.ts";
-import { DISPATCH_MAX_ATTEMPTS, DISPATCH_RUN_JOB } from "../runs/dispatch-run-job.ts";
 import { ACTIVE_STATUSES } from "../runs/run-status.ts";
+import { createRun, queueDispatch } from "../runs/start-run.ts";
 import { isRetry } from "../webhooks/delivery-attempt.ts";
 import type { CommandRunner } from "./command-context.ts";
 
@@ -29,7 +29,7 @@ export const runRetry: CommandRunner = async (context) => {
   if (active) {
     // This delivery's earlier try made it and stopped before it was done: finish that instead.
     if (isRetry() && active.requestedById === actor.userId) {
-      if (active.status === "queued") await queueDispatch(active.id);
+      if (active.status === "queued") await queueDispatch(queue, active.id);
       return context.reply(startedText(version));
     }
     return context.reply(
@@ -41,25 +41,18 @@ export const runRetry: CommandRunner = async (context) => {
     orderBy: { createdAt: "desc" },
     select: { id: true },
   });
-  const run = await db.$transaction(async (tx) => {
-    await tx.task.update({ where: { id: task.id }, data: { state: "approved" } });
-    return tx.run.create({
-      data: {
-        taskId: task.id,
-        planVersionId: version.id,
-        contentHash: version.contentHash,
-        requestedById: actor.userId,
-      },
-    });
-  });
+  const run = await db.$transaction((tx) =>
+    createRun(tx, {
+      taskId: task.id,
+      planVersionId: version.id,
+      contentHash: version.contentHash,
+      requestedById: actor.userId,
+    }),
+  );
   await context.audit("run.requested", { runId: run.id, version: version.version, retryOf: previous?.id ?? null });
-  await queueDispatch(run.id);
+  await queueDispatch(queue, run.id);
   await context.reply(startedText(version));
   await context.refresh();
-
-  async function queueDispatch(runId: string): Promise<void> {
-    await queue.enqueue(DISPATCH_RUN_JOB, { runId }, { key: `dispatch:${runId}`, maxAttempts: DISPATCH_MAX_ATTEMPTS });
-  }
 };
 
 function startedText(version: { version: number; contentHash: string }): string {

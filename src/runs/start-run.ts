@@ -1,0 +1,24 @@
+import type { Prisma } from "../db/create-database.ts";
+import type { JobQueue } from "../queue/job-queue.ts";
+import { DISPATCH_MAX_ATTEMPTS, DISPATCH_RUN_JOB } from "./dispatch-run-job.ts";
+
+export interface NewRun {
+  taskId: string;
+  planVersionId: string;
+  contentHash: string;
+  requestedById: string;
+}
+
+/**
+ * A new run of an approved plan version, waiting for its dispatch; the task shows as approved.
+ * Called inside the transaction that decided the run may start, so neither is written without the other.
+ */
+export async function createRun(tx: Prisma.TransactionClient, run: NewRun) {
+  await tx.task.update({ where: { id: run.taskId }, data: { state: "approved" } });
+  return tx.run.create({ data: run });
+}
+
+/** Queues the run's dispatch; its key makes asking again for the same run do nothing. */
+export async function queueDispatch(queue: JobQueue, runId: string): Promise<void> {
+  await queue.enqueue(DISPATCH_RUN_JOB, { runId }, { key: `dispatch:${runId}`, maxAttempts: DISPATCH_MAX_ATTEMPTS });
+}
