@@ -48,10 +48,12 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       const deliveryId = header("x-github-delivery");
       const event = header("x-github-event");
       const signature = header("x-hub-signature-256");
-      const log = request.log.child({ deliveryId, event });
+      // Fields on each line rather than child loggers: a child costs its bindings' serialisation even
+      // when the level is off, and intake writes one line per delivery.
+      const about = { deliveryId, event };
       const refuse = (status: number, message: string) => {
         counters.rejected++;
-        log.warn({ status }, `webhook refused: ${message}`);
+        request.log.warn({ ...about, status }, `webhook refused: ${message}`);
         return reply.code(status).send({ error: message });
       };
 
@@ -87,10 +89,10 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       const action = typeof payload.action === "string" ? payload.action.slice(0, 64) : null;
       const rawInstallation = payload.installation?.id;
       const installationId = typeof rawInstallation === "number" ? BigInt(rawInstallation) : null;
-      const deliveryLog = log.child({ installationId: rawInstallation ?? null });
+      const aboutDelivery = { ...about, installationId: rawInstallation ?? null };
 
       if (event === "ping") {
-        deliveryLog.info("webhook ping");
+        request.log.info(aboutDelivery, "webhook ping");
         return reply.code(200).send({ status: "pong" });
       }
       if (!isHandledEvent(event)) {
@@ -100,26 +102,31 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
           INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt", "handledAt")
           VALUES (${deliveryId}, ${event}, ${action}, ${installationId}, 'ignored', ${at}, ${at})
           ON CONFLICT DO NOTHING`);
-        deliveryLog.info("webhook ignored: Amistio does not handle this event");
+        request.log.info(aboutDelivery, "webhook ignored: Amistio does not handle this event");
         return reply.code(202).send({ status: "ignored" });
       }
-      return accept(reply, { deliveryId, event, action, installationId, body: text }, deliveryLog);
+      return accept(reply, { deliveryId, event, action, installationId, body: text }, request.log, aboutDelivery);
     });
   });
 
-  async function accept(reply: FastifyReply, delivery: IncomingDelivery, log: FastifyBaseLogger) {
+  async function accept(
+    reply: FastifyReply,
+    delivery: IncomingDelivery,
+    log: FastifyBaseLogger,
+    about: Record<string, unknown>,
+  ) {
     const result = await recorder.record(delivery);
     if (result.outcome === "duplicate") {
       counters.duplicate++;
-      log.info({ status: result.status }, "webhook duplicate: this delivery id was already received");
+      log.info({ ...about, status: result.status }, "webhook duplicate: this delivery id was already received");
       return reply.code(200).send({ status: "duplicate", delivery: result.status });
     }
     if (result.outcome === "unavailable") {
-      log.error({ err: result.error }, "webhook not recorded: the database or queue is unavailable");
+      log.error({ ...about, err: result.error }, "webhook not recorded: the database or queue is unavailable");
       return reply.code(503).send({ error: "could not record the delivery; redeliver it later" });
     }
     counters.accepted++;
-    log.info({ action: delivery.action, redelivered: result.redelivered }, "webhook accepted");
+    log.info({ ...about, action: delivery.action, redelivered: result.redelivered }, "webhook accepted");
     return reply.code(202).send({ status: "queued" });
   }
 }
