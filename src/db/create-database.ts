@@ -44,10 +44,12 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
     await db.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
     await db.$queryRawUnsafe(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     // An in-memory database exists only on its one connection.
-    hotPath =
-      target.file === ":memory:"
-        ? prismaHotPath(db)
-        : await startSqliteHotPath({ file: target.file, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
+    if (target.file === ":memory:") hotPath = prismaHotPath(db);
+    else {
+      hotPath = await startSqliteHotPath({ file: target.file, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
+      // The hot path's checkpoint thread copies the log back; a commit here must not stop to do it.
+      await db.$queryRawUnsafe("PRAGMA wal_autocheckpoint = 0");
+    }
   }
   await db.$connect();
   return {

@@ -13,6 +13,11 @@ export interface HotPathSql {
   query<Row>(statement: Prisma.Sql): Promise<Row[]>;
   /** How many rows a write changed. */
   execute(statement: Prisma.Sql): Promise<number>;
+  /**
+   * The statements in one transaction, all taking effect or none; resolves with the rows each
+   * returned (a write without RETURNING returns none).
+   */
+  transaction(statements: readonly Prisma.Sql[]): Promise<unknown[][]>;
   close(): Promise<void>;
 }
 
@@ -21,6 +26,7 @@ export function prismaHotPath(db: Db): HotPathSql {
     // Awaited here: Prisma's promises are lazy, and a hot-path statement runs when it is called.
     query: async <Row>(statement: Prisma.Sql) => await db.$queryRaw<Row[]>(statement),
     execute: async (statement) => await db.$executeRaw(statement),
+    transaction: async (statements) => await db.$transaction(statements.map((statement) => db.$queryRaw(statement))),
     close: async () => {},
   };
 }

@@ -10,8 +10,10 @@ const MAX_CACHED_STATEMENTS = 500;
 /** Most statements committed together; the rest wait for the next commit. */
 const MAX_GROUP = 500;
 
-/** @typedef {{ id: number, sql: string, values: unknown[] }} Request */
-/** @typedef {{ id: number, result?: unknown, error?: { message: string, code?: string } }} Reply */
+/** @typedef {{ sql: string, values: unknown[] }} Statement */
+/** A unit: its statements take effect together or not at all. */
+/** @typedef {{ id: number, statements: Statement[] }} Request */
+/** @typedef {{ id: number, results?: unknown[], error?: { message: string, code?: string } }} Reply */
 
 const port = parentPort;
 if (!port) throw new Error("sqlite-hot-path-thread.js runs only as a worker thread");
@@ -20,6 +22,8 @@ const db = new Database(workerData.file);
 db.pragma("journal_mode = WAL");
 db.pragma("synchronous = NORMAL");
 db.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
+// Checkpoints run on their own thread (sqlite-checkpointer.ts), never inside a commit here.
+db.pragma("wal_autocheckpoint = 0");
 
 /** @type {Map<string, import("better-sqlite3").Statement>} */
 const statements = new Map();
@@ -27,6 +31,9 @@ const statements = new Map();
 const begin = db.prepare("BEGIN IMMEDIATE");
 const commit = db.prepare("COMMIT");
 const rollback = db.prepare("ROLLBACK");
+const savepoint = db.prepare("SAVEPOINT unit");
+const release = db.prepare("RELEASE unit");
+const rollbackToSavepoint = db.prepare("ROLLBACK TO unit");
 
 /** @param {string} sql */
 function prepared(sql) {
@@ -45,11 +52,48 @@ function describe(error) {
   return { message: String(message ?? error), code };
 }
 
+/** @param {Statement} statement */
+function run({ sql, values }) {
+  const statement = prepared(sql);
+  return statement.reader ? statement.all(values) : statement.run(values).changes;
+}
+
 /**
- * Group commit: the statements that queued up while the last group ran are committed together,
- * one transaction instead of one per statement, and answered only after that commit. A statement
- * that fails is undone on its own (SQLite rolls back the statement, not the transaction); an error
- * that ends the whole transaction fails every statement of the group.
+ * A unit of several statements runs inside a savepoint, so a failure undoes the statements before
+ * it; a single statement needs none, as SQLite undoes a failed statement on its own.
+ * @param {Request} request
+ * @returns {Reply}
+ */
+function runUnit({ id, statements }) {
+  if (statements.length === 1) {
+    try {
+      return { id, results: [run(/** @type {Statement} */ (statements[0]))] };
+    } catch (error) {
+      return { id, error: describe(error) };
+    }
+  }
+  try {
+    savepoint.run();
+  } catch (error) {
+    return { id, error: describe(error) };
+  }
+  try {
+    const results = statements.map(run);
+    release.run();
+    return { id, results };
+  } catch (error) {
+    if (db.inTransaction) {
+      rollbackToSavepoint.run();
+      release.run();
+    }
+    return { id, error: describe(error) };
+  }
+}
+
+/**
+ * Group commit: the units that queued up while the last group ran are committed together, one
+ * transaction instead of one per unit, and answered only after that commit. A unit that fails is
+ * undone on its own; an error that ends the whole transaction fails every unit of the group.
  * @param {Request[]} group
  * @returns {Reply[]}
  */
@@ -59,15 +103,7 @@ function commitGroup(group) {
   } catch (error) {
     return group.map(({ id }) => ({ id, error: describe(error) }));
   }
-  /** @type {Reply[]} */
-  const replies = group.map(({ id, sql, values }) => {
-    try {
-      const statement = prepared(sql);
-      return { id, result: statement.reader ? statement.all(values) : statement.run(values).changes };
-    } catch (error) {
-      return { id, error: describe(error) };
-    }
-  });
+  const replies = group.map(runUnit);
   try {
     if (!db.inTransaction) throw new Error("the transaction was rolled back by an earlier error");
     commit.run();

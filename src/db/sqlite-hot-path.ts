@@ -9,7 +9,7 @@ export interface SqliteHotPathOptions {
 
 interface Reply {
   id: number;
-  result?: unknown;
+  results?: unknown[];
   error?: { message: string; code?: string };
 }
 
@@ -24,18 +24,23 @@ export class HotPathSqlError extends Error {
 }
 
 /**
- * Starts the hot-path thread (`sqlite-hot-path-thread.js`) on the same database file. Its
- * busy waits block only that thread, so the main thread never freezes behind a Prisma transaction,
- * and Prisma's transactions are IMMEDIATE (create-database.ts) so they never fail because this
- * connection wrote after they read.
+ * Starts the hot-path thread (`sqlite-hot-path-thread.js`) on the same database file, and the
+ * checkpoint thread (`sqlite-checkpoint-thread.js`) that copies the write-ahead log back for every
+ * connection, which therefore must not checkpoint themselves (`wal_autocheckpoint = 0`). Busy waits
+ * and checkpoints block only those threads, so the main thread never freezes behind a Prisma
+ * transaction or a log copy, and Prisma's transactions are IMMEDIATE (create-database.ts) so they
+ * never fail because this connection wrote after they read.
  */
 export async function startSqliteHotPath(options: SqliteHotPathOptions): Promise<HotPathSql> {
-  const worker = new Worker(new URL("./sqlite-hot-path-thread.js", import.meta.url), {
-    workerData: options,
-    // The thread keeps no data of its own: a small young generation keeps its memory small.
-    resourceLimits: { maxYoungGenerationSizeMb: 4 },
-  });
-  const pending = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
+  // Neither thread keeps data of its own: a small young generation keeps their memory small.
+  const start = (script: string, youngGenerationMb: number) =>
+    new Worker(new URL(script, import.meta.url), {
+      workerData: options,
+      resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb },
+    });
+  const worker = start("./sqlite-hot-path-thread.js", 4);
+  const checkpointer = start("./sqlite-checkpoint-thread.js", 1);
+  const pending = new Map<number, { resolve: (results: unknown[]) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let failure: Error | undefined;
 
@@ -46,7 +51,7 @@ export async function startSqliteHotPath(options: SqliteHotPathOptions): Promise
       if (!request) continue;
       pending.delete(reply.id);
       if (reply.error) request.reject(new HotPathSqlError(reply.error.message, reply.error.code));
-      else request.resolve(reply.result);
+      else request.resolve(reply.results ?? []);
     }
     if (pending.size === 0) worker.unref();
   };
@@ -56,34 +61,59 @@ export async function startSqliteHotPath(options: SqliteHotPathOptions): Promise
     pending.clear();
   };
   worker.on("message", settle);
-  worker.on("error", (error) => failAll(new HotPathSqlError(`the SQLite hot-path thread failed: ${error.message}`)));
-  worker.on("exit", () => failAll(new HotPathSqlError("the SQLite hot-path thread has stopped")));
-  await new Promise<void>((resolve, reject) => {
-    worker.once("online", resolve);
-    worker.once("error", reject);
-  });
+  let closing = false;
+  for (const [thread, name] of [
+    [worker, "hot-path"],
+    [checkpointer, "checkpoint"],
+  ] as const) {
+    thread.on("error", (error) => failAll(new HotPathSqlError(`the SQLite ${name} thread failed: ${error.message}`)));
+    // Without its checkpoints the log would grow without end: the process is no longer ready.
+    thread.on("exit", () => {
+      if (!closing) failAll(new HotPathSqlError(`the SQLite ${name} thread has stopped`));
+    });
+  }
+  await Promise.all(
+    [worker, checkpointer].map(
+      (thread) =>
+        new Promise<void>((resolve, reject) => {
+          thread.once("online", resolve);
+          thread.once("error", reject);
+        }),
+    ),
+  );
   worker.unref();
+  checkpointer.unref();
 
-  function send(statement: Prisma.Sql): Promise<unknown> {
+  function send(statements: readonly Prisma.Sql[]): Promise<unknown[]> {
     if (failure) return Promise.reject(failure);
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
       // Held open only while a statement is on its way, so a forgotten close cannot keep a process alive.
       if (pending.size === 1) worker.ref();
-      worker.postMessage({ id, sql: statement.sql, values: statement.values.map(toSqlite) });
+      worker.postMessage({
+        id,
+        statements: statements.map(({ sql, values }) => ({ sql, values: values.map(toSqlite) })),
+      });
     });
   }
 
   return {
-    query: <Row>(statement: Prisma.Sql) => send(statement) as Promise<Row[]>,
-    execute: (statement: Prisma.Sql) => send(statement) as Promise<number>,
+    query: async <Row>(statement: Prisma.Sql) => (await send([statement]))[0] as Row[],
+    execute: async (statement: Prisma.Sql) => (await send([statement]))[0] as number,
+    transaction: async (statements: readonly Prisma.Sql[]) =>
+      (await send(statements)).map((result) => (Array.isArray(result) ? result : [])),
     async close() {
       if (failure) return;
-      const exited = new Promise((resolve) => worker.once("exit", resolve));
-      worker.ref();
-      worker.postMessage("close");
-      await exited;
+      closing = true;
+      // The checkpointer first: the hot-path thread's close, if it is the last connection, checkpoints.
+      for (const thread of [checkpointer, worker]) {
+        const exited = new Promise((resolve) => thread.once("exit", resolve));
+        thread.ref();
+        thread.postMessage("close");
+        await exited;
+      }
+      failAll(new HotPathSqlError("the SQLite hot-path thread has stopped"));
     },
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { statSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Prisma } from "../../../src/db/create-database.ts";
 import { HotPathSqlError } from "../../../src/db/sqlite-hot-path.ts";
@@ -80,6 +81,45 @@ describe("the SQLite hot-path connection", () => {
       status: "seen 0",
     });
     expect(await database.db.webhookDelivery.count()).toBe(2);
+  });
+
+  it("runs a transaction's statements together: one failing undoes its own, not another transaction's", async () => {
+    const taken = randomUUID();
+    await database.hotPath.execute(insertDelivery(taken));
+    const [undone, kept] = [randomUUID(), randomUUID()];
+    // Sent without waiting, so the thread commits both in one group.
+    const [failed, committed] = await Promise.allSettled([
+      database.hotPath.transaction([insertDelivery(undone), insertDelivery(taken)]),
+      database.hotPath.transaction([
+        Prisma.sql`${insertDelivery(kept)} RETURNING "id"`,
+        Prisma.sql`SELECT count(*) AS "n" FROM "WebhookDelivery"`,
+      ]),
+    ]);
+    expect((failed as PromiseRejectedResult).reason).toMatchObject({ code: "SQLITE_CONSTRAINT_PRIMARYKEY" });
+    expect((committed as PromiseFulfilledResult<unknown[][]>).value).toEqual([[{ id: kept }], [{ n: 2 }]]);
+    const stored = await database.db.webhookDelivery.findMany({ select: { id: true }, orderBy: { id: "asc" } });
+    expect(stored.map((row) => row.id)).toEqual([taken, kept].sort());
+  });
+
+  it("copies the write-ahead log back into the database file on a thread of its own", async () => {
+    const file = database.url.slice("file:".length);
+    // Prisma's connection leaves it to that thread, as does the hot path's.
+    expect(await database.db.$queryRawUnsafe("PRAGMA wal_autocheckpoint")).toEqual([{ wal_autocheckpoint: 0n }]);
+    const before = statSync(file).size;
+    // About 2 MB: under the 4 MB at which SQLite would checkpoint inside a commit by itself.
+    const error = "x".repeat(10_000);
+    for (let i = 0; i < 20; i++) {
+      await Promise.all(
+        Array.from({ length: 10 }, () =>
+          database.hotPath.execute(Prisma.sql`
+            INSERT INTO "WebhookDelivery" ("id", "event", "status", "error", "receivedAt")
+            VALUES (${randomUUID()}, 'issues', 'failed', ${error}, ${new Date()})`),
+        ),
+      );
+    }
+    const deadline = Date.now() + 5_000;
+    while (statSync(file).size < before + 1_500_000 && Date.now() < deadline) await sleep(20);
+    expect(statSync(file).size).toBeGreaterThanOrEqual(before + 1_500_000);
   });
 
   it("refuses statements once closed, with a clear error", async () => {
