@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_ATTEMPTS,
   type EnqueueOptions,
   type EnqueueResult,
+  type GuardedJob,
   type JobData,
   type JobHandlers,
   type JobQueue,
@@ -290,53 +291,47 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
   }
 
   /**
-   * The whole list is written with one INSERT that skips rows whose key is taken; only those (a key
-   * seen before, or repeated within the list) go through `enqueueKeyed` one by one.
+   * The INSERT of one job, returning its id when it was queued: a taken key, or a row found by
+   * `unlessFound`, leaves it out. One statement per job, so that each shape is prepared once.
+   */
+  function insertStatement(job: GuardedJob): Prisma.Sql {
+    const fields = fieldsOf(job);
+    const at = now();
+    const guard = job.unlessFound ? Prisma.sql`NOT EXISTS (${job.unlessFound})` : Prisma.sql`true`;
+    // SELECT … WHERE, not VALUES, to carry the guard; SQLite needs a WHERE before ON CONFLICT anyway.
+    return Prisma.sql`
+      INSERT INTO "Job" ("id", "queue", "name", "key", "data", "status", "attempts", "maxAttempts", "runAt", "createdAt", "updatedAt")
+      SELECT ${randomUUID()}, ${fields.queue}, ${fields.name}, ${job.options?.key ?? null}, ${fields.data}, 'queued', 0,
+        ${fields.maxAttempts}, ${fields.runAt}, ${at}, ${at}
+      WHERE ${guard}
+      ON CONFLICT DO NOTHING
+      RETURNING "id"`;
+  }
+
+  /** Wakes this process's worker at once rather than at the next poll: dispatch latency matters. */
+  function queued(jobs: readonly NewJob[]): void {
+    if (!worker || worker.stopping) return;
+    const delays = jobs.map((job) => Math.max(0, job.options?.delayMs ?? 0));
+    for (const delayMs of delays) if (delayMs > 0) schedule(worker, delayMs);
+    if (delays.includes(0)) void pump(worker);
+  }
+
+  /**
+   * The whole list is written in one transaction that skips jobs whose key is taken; only those (a
+   * key seen before, or repeated within the list) go through `enqueueKeyed` one by one.
    */
   async function enqueueMany(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
-    const results: (EnqueueResult | undefined)[] = new Array(jobs.length);
-    const at = now();
-    const rows = jobs.map((job, index) => ({
-      index,
-      id: randomUUID(),
-      key: job.options?.key ?? null,
-      fields: fieldsOf(job),
-    }));
-    const inserted = new Set<string>();
-    if (rows.length > 0) {
-      const values = rows.map(
-        ({ id, key, fields }) =>
-          Prisma.sql`(${id}, ${fields.queue}, ${fields.name}, ${key}, ${fields.data}, 'queued', 0, ${fields.maxAttempts}, ${fields.runAt}, ${at}, ${at})`,
-      );
-      const written = await hotPath.query<{ id: string }>(Prisma.sql`
-        INSERT INTO "Job" ("id", "queue", "name", "key", "data", "status", "attempts", "maxAttempts", "runAt", "createdAt", "updatedAt")
-        VALUES ${Prisma.join(values)}
-        ON CONFLICT DO NOTHING
-        RETURNING "id"`);
-      for (const row of written) inserted.add(row.id);
+    if (jobs.length === 0) return [];
+    const written = await hotPath.transaction(jobs.map((job) => insertStatement(job)));
+    const results: EnqueueResult[] = [];
+    for (const [index, job] of jobs.entries()) {
+      const [row] = written[index] as { id: string }[];
+      if (row) results.push({ id: row.id, created: true });
+      else if (job.options?.key === undefined) throw new Error("a job without a key was not queued");
+      else results.push(await enqueueKeyed(job.options.key, fieldsOf(job)));
     }
-    const oneByOne: number[] = [];
-    for (const row of rows) {
-      if (inserted.has(row.id)) results[row.index] = { id: row.id, created: true };
-      else oneByOne.push(row.index);
-    }
-    for (const index of oneByOne.sort((a, b) => a - b)) {
-      const job = jobs[index]!;
-      const fields = fieldsOf(job);
-      results[index] =
-        job.options?.key === undefined
-          ? { id: (await db.job.create({ data: fields, select: { id: true } })).id, created: true }
-          : await enqueueKeyed(job.options.key, fields);
-    }
-    // Wake this process's worker at once rather than at the next poll: dispatch latency matters.
-    if (worker && !worker.stopping) {
-      const delays = jobs
-        .filter((_, index) => results[index]?.created)
-        .map((job) => Math.max(0, job.options?.delayMs ?? 0));
-      for (const delayMs of delays) if (delayMs > 0) schedule(worker, delayMs);
-      if (delays.includes(0)) void pump(worker);
-    }
-    return results as EnqueueResult[];
+    queued(jobs.filter((_, index) => results[index]?.created));
+    return results;
   }
 
   async function enqueueKeyed(key: string, fields: JobFields): Promise<EnqueueResult> {
@@ -414,6 +409,8 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     },
 
     enqueueMany,
+
+    sameDatabase: { insertStatement, queued },
 
     async startWorker(handlers: JobHandlers, workerOptions: WorkerOptions): Promise<void> {
       if (worker) throw new Error("the queue's worker is already started");

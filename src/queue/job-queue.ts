@@ -1,3 +1,5 @@
+import type { Prisma } from "../db/create-database.ts";
+
 /** Tries before a job is kept as failed, unless `EnqueueOptions.maxAttempts` says otherwise. */
 export const DEFAULT_MAX_ATTEMPTS = 5;
 /** How long `stopWorker` waits for running jobs before releasing them. */
@@ -41,6 +43,23 @@ export interface EnqueueResult {
   created: boolean;
 }
 
+export interface GuardedJob extends NewJob {
+  /** A query: when it finds a row, the job is not queued. */
+  unlessFound?: Prisma.Sql;
+}
+
+/**
+ * Queueing a job inside the caller's own transaction, offered only by a queue whose jobs live in the
+ * app's database (the embedded one): a record and the job that acts on it are stored together or
+ * not at all, in one round trip.
+ */
+export interface SameDatabaseEnqueue {
+  /** The job's INSERT, returning its id when it queued it; a taken key leaves it out, as does `unlessFound`. */
+  insertStatement(job: GuardedJob): Prisma.Sql;
+  /** To call once the transaction committed, with the jobs it queued: wakes this process's worker. */
+  queued(jobs: readonly NewJob[]): void;
+}
+
 export interface WorkerOptions {
   concurrency: number;
 }
@@ -55,6 +74,7 @@ export interface JobQueue {
   enqueue(name: string, data: JobData, options?: EnqueueOptions): Promise<EnqueueResult>;
   /** The same as `enqueue` for each job, written in as few round trips as the driver can (webhook intake batches). */
   enqueueMany(jobs: readonly NewJob[]): Promise<EnqueueResult[]>;
+  readonly sameDatabase?: SameDatabaseEnqueue;
   /** Starts working jobs with these handlers. A job whose name has no handler fails with a clear error. */
   startWorker(handlers: JobHandlers, options: WorkerOptions): Promise<void>;
   /** Stops taking jobs, waits for running ones (up to `graceMs`), and releases the rest to run again. */

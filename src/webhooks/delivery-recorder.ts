@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
-import type { JobQueue } from "../queue/job-queue.ts";
+import type { JobQueue, NewJob } from "../queue/job-queue.ts";
 
 export const DELIVER_WEBHOOK_JOB = "webhook.deliver";
 
@@ -46,42 +46,51 @@ interface Pending {
   resolve: (outcome: RecordOutcome) => void;
 }
 
+function deliverJob(delivery: IncomingDelivery): NewJob {
+  return {
+    name: DELIVER_WEBHOOK_JOB,
+    data: {
+      deliveryId: delivery.deliveryId,
+      event: delivery.event,
+      body: delivery.body,
+    } satisfies DeliverWebhookJobData,
+    options: { key: `delivery:${delivery.deliveryId}` },
+  };
+}
+
 /**
- * Stores each delivery and queues its job before intake answers, writing them in batches: while one
- * batch is being written, the deliveries that arrive meanwhile gather for the next. Under load this
- * turns many small transactions into a few larger ones (group commit); when idle a batch is one
- * delivery and nothing waits.
+ * Stores each delivery and queues its job before intake answers, in batches: the deliveries that
+ * arrive in one turn of the event loop are written together, and a batch does not wait for the one
+ * before it, so the database always has the next batch at hand. Under load this turns many small
+ * transactions into a few larger ones (group commit); when idle a batch is one delivery.
  */
 export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
   const { db, hotPath, queue, logger } = options;
   const maxBatch = options.maxBatch ?? 200;
   let waiting: Pending[] = [];
-  let flushing: Promise<void> | undefined;
 
   function record(delivery: IncomingDelivery): Promise<RecordOutcome> {
     return new Promise((resolve) => {
-      waiting.push({ delivery, resolve });
-      if (!flushing) flushing = drain();
+      if (waiting.push({ delivery, resolve }) === 1) setImmediate(flush);
     });
   }
 
-  async function drain(): Promise<void> {
-    while (waiting.length > 0) {
-      const batch = waiting.slice(0, maxBatch);
-      waiting = waiting.slice(batch.length);
-      try {
-        await writeBatch(batch);
-      } catch (error) {
+  function flush(): void {
+    const gathered = waiting;
+    waiting = [];
+    for (let start = 0; start < gathered.length; start += maxBatch) {
+      const batch = gathered.slice(start, start + maxBatch);
+      writeBatch(batch).catch((error: unknown) => {
         logger.error({ err: error, deliveries: batch.length }, "could not record webhook deliveries");
         for (const pending of batch) pending.resolve({ outcome: "unavailable", error });
-      }
+      });
     }
-    flushing = undefined;
   }
 
   /**
-   * The common case — every delivery new — costs one insert here and one in the queue. Only the
-   * deliveries whose id is already stored are sorted out against what is stored.
+   * The common case — every delivery new — costs one round trip: the deliveries and their jobs in
+   * one transaction when the queue is in this database, else one insert here and one in the queue.
+   * Only the deliveries whose id is already stored are sorted out against what is stored.
    */
   async function writeBatch(batch: Pending[]): Promise<void> {
     const unique = new Map<string, Pending>();
@@ -95,15 +104,36 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
       ({ delivery: d }) =>
         Prisma.sql`(${d.deliveryId}, ${d.event}, ${d.action}, ${d.installationId}, 'queued', ${receivedAt})`,
     );
-    const written = await hotPath.query<{ id: string }>(Prisma.sql`
+    const insertDeliveries = Prisma.sql`
       INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt")
       VALUES ${Prisma.join(values)}
       ON CONFLICT DO NOTHING
-      RETURNING "id"`);
-    const inserted = new Set(written.map((row) => row.id));
+      RETURNING "id"`;
+    const inserted = new Set<string>();
+    const withJob = new Set<Pending>();
+    if (queue.sameDatabase) {
+      const jobs = candidates.map(({ delivery }) => ({
+        ...deliverJob(delivery),
+        // Only a delivery seen for the first time is acted on. The jobs go first, so that this
+        // check runs before the deliveries are inserted.
+        unlessFound: Prisma.sql`SELECT 1 FROM "WebhookDelivery" WHERE "id" = ${delivery.deliveryId}`,
+      }));
+      const written = await hotPath.transaction([...jobs.map(queue.sameDatabase.insertStatement), insertDeliveries]);
+      for (const row of written.at(-1) as { id: string }[]) inserted.add(row.id);
+      for (const [index, pending] of candidates.entries()) if (written[index]!.length > 0) withJob.add(pending);
+      queue.sameDatabase.queued(jobs.filter((_, index) => written[index]!.length > 0));
+    } else {
+      for (const row of await hotPath.query<{ id: string }>(insertDeliveries)) inserted.add(row.id);
+    }
     const fresh = candidates.filter(({ delivery }) => inserted.has(delivery.deliveryId));
     const seenBefore = candidates.filter(({ delivery }) => !inserted.has(delivery.deliveryId));
-    await enqueue(fresh, []);
+    for (const pending of fresh) if (withJob.has(pending)) pending.resolve({ outcome: "queued", redelivered: false });
+    // A new delivery whose job key is taken (its old delivery row was purged) goes to the queue's own
+    // rules for a taken key, as every delivery does when the queue is elsewhere.
+    await enqueue(
+      fresh.filter((pending) => !withJob.has(pending)),
+      [],
+    );
     if (seenBefore.length > 0) await writeAgainstStored(seenBefore);
   }
 
@@ -145,17 +175,7 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
     const accepted = [...fresh, ...retried];
     if (accepted.length === 0) return;
     try {
-      await queue.enqueueMany(
-        accepted.map(({ delivery }) => ({
-          name: DELIVER_WEBHOOK_JOB,
-          data: {
-            deliveryId: delivery.deliveryId,
-            event: delivery.event,
-            body: delivery.body,
-          } satisfies DeliverWebhookJobData,
-          options: { key: `delivery:${delivery.deliveryId}` },
-        })),
-      );
+      await queue.enqueueMany(accepted.map(({ delivery }) => deliverJob(delivery)));
     } catch (error) {
       // Nothing half-written: without its job a delivery is forgotten, so GitHub's redelivery is acted on.
       await db.webhookDelivery
