@@ -47,7 +47,7 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
     if (target.file === ":memory:") hotPath = prismaHotPath(db);
     else {
       hotPath = await startSqliteHotPath({ file: target.file, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
-      // The hot path's checkpoint thread copies the log back; a commit here must not stop to do it.
+      // The hot-path thread copies the log back between its groups; a commit here must not stop to do it.
       await db.$queryRawUnsafe("PRAGMA wal_autocheckpoint = 0");
     }
   }
