@@ -284,7 +284,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     return {
       queue: queueName,
       name: job.name,
-      data: JSON.stringify(job.data),
+      data: job.dataJson ?? JSON.stringify(job.data),
       maxAttempts: job.options?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       runAt: later(Math.max(0, job.options?.delayMs ?? 0)),
     };

@@ -34,6 +34,11 @@ export interface EnqueueOptions {
 export interface NewJob {
   name: string;
   data: JobData;
+  /**
+   * `data` already as JSON text, when the caller has it cheaper than serialising `data` (a webhook
+   * payload kept as received). A queue that stores text stores this as is.
+   */
+  dataJson?: string;
   options?: EnqueueOptions;
 }
 

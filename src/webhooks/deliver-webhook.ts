@@ -1,3 +1,4 @@
+import type { EmitterWebhookEvent } from "@octokit/webhooks";
 import type { Probot } from "probot";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
@@ -17,13 +18,16 @@ export interface DeliverWebhookOptions {
  */
 export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): JobHandler {
   return async (data, job) => {
-    const { deliveryId, event, body } = data as DeliverWebhookJobData;
-    const payload = JSON.parse(body);
+    const { deliveryId, event, payload } = data as DeliverWebhookJobData;
+    // Probot's types want a known event and its payload; intake queues only HANDLED_EVENTS, with the
+    // payload as received. Jobs queued by 0.1.0 carry the payload as a string, `body`.
+    const received = {
+      id: deliveryId,
+      name: event,
+      payload: payload ?? JSON.parse(String(data.body)),
+    } as EmitterWebhookEvent;
     try {
-      // Probot's types want a known event name; intake only queues names from HANDLED_EVENTS.
-      await deliveryAttempt.run(job.attempt, () =>
-        probot.receive({ id: deliveryId, name: event as "issues", payload }),
-      );
+      await deliveryAttempt.run(job.attempt, () => probot.receive(received));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       await db.webhookDelivery.update({

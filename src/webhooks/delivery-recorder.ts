@@ -10,8 +10,7 @@ export interface DeliverWebhookJobData {
   [key: string]: unknown;
   deliveryId: string;
   event: string;
-  /** The raw JSON body, kept as received so the worker parses exactly what was signed. */
-  body: string;
+  payload: object;
 }
 
 export interface IncomingDelivery {
@@ -19,7 +18,10 @@ export interface IncomingDelivery {
   event: string;
   action: string | null;
   installationId: bigint | null;
+  /** The signed body, a JSON object, exactly as received. */
   body: string;
+  /** The body parsed. */
+  payload: object;
 }
 
 export type RecordOutcome =
@@ -47,14 +49,14 @@ interface Pending {
 }
 
 function deliverJob(delivery: IncomingDelivery): NewJob {
+  const { deliveryId, event, body, payload } = delivery;
   return {
     name: DELIVER_WEBHOOK_JOB,
-    data: {
-      deliveryId: delivery.deliveryId,
-      event: delivery.event,
-      body: delivery.body,
-    } satisfies DeliverWebhookJobData,
-    options: { key: `delivery:${delivery.deliveryId}` },
+    data: { deliveryId, event, payload } satisfies DeliverWebhookJobData,
+    // The same object with the body spliced in as received: JSON-escaping 10+ KB into a string, and
+    // parsing it twice in the worker, cost more than the rest of writing the job.
+    dataJson: `${JSON.stringify({ deliveryId, event }).slice(0, -1)},"payload":${body}}`,
+    options: { key: `delivery:${deliveryId}` },
   };
 }
 

@@ -105,7 +105,12 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
         request.log.info(aboutDelivery, "webhook ignored: Amistio does not handle this event");
         return reply.code(202).send({ status: "ignored" });
       }
-      return accept(reply, { deliveryId, event, action, installationId, body: text }, request.log, aboutDelivery);
+      return accept(
+        reply,
+        { deliveryId, event, action, installationId, body: text, payload },
+        request.log,
+        aboutDelivery,
+      );
     });
   });
 

@@ -61,13 +61,17 @@ async function bullmqBesideSqlite(): Promise<Setup> {
   };
 }
 
-const delivery = (deliveryId = randomUUID()): IncomingDelivery => ({
-  deliveryId,
-  event: "issue_comment",
-  action: "created",
-  installationId: 4242n,
-  body: JSON.stringify({ action: "created", installation: { id: 4242 } }),
-});
+const delivery = (deliveryId = randomUUID()): IncomingDelivery => {
+  const payload = { action: "created", installation: { id: 4242 }, comment: { body: 'say "hi"\n' } };
+  return {
+    deliveryId,
+    event: "issue_comment",
+    action: "created",
+    installationId: 4242n,
+    body: JSON.stringify(payload),
+    payload,
+  };
+};
 
 describe.each([
   ["the embedded queue on SQLite", () => embeddedOn("sqlite")],
@@ -95,8 +99,8 @@ describe.each([
     expect(outcomes).toEqual(deliveries.map(() => ({ outcome: "queued", redelivered: false })));
     const stored = await setup.database.db.webhookDelivery.findMany({ select: { id: true, status: true } });
     expect(stored.map((row) => row.id).sort()).toEqual(deliveries.map((d) => d.deliveryId).sort());
-    for (const { deliveryId, body } of deliveries) {
-      expect(await setup.jobInput(deliveryId)).toEqual({ deliveryId, event: "issue_comment", body });
+    for (const { deliveryId, payload } of deliveries) {
+      expect(await setup.jobInput(deliveryId)).toEqual({ deliveryId, event: "issue_comment", payload });
     }
   });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DELIVER_WEBHOOK_JOB } from "../../../src/webhooks/delivery-recorder.ts";
 import { startTestAmistio, TEST_WEBHOOK_SECRET, type TestAmistio } from "../../helpers/test-amistio.ts";
 import { webhookExample } from "../../helpers/webhook-examples.ts";
 
@@ -42,6 +43,21 @@ describe("webhook intake over HTTP", () => {
     expect(await db.auditEvent.count({ where: { action: "installation.created" } })).toBe(1);
     // Handled: the finished job keeps its row (the key still deduplicates) but not the payload.
     expect(await db.job.findFirstOrThrow()).toMatchObject({ status: "completed", data: "{}" });
+  });
+
+  it("still delivers a job queued by 0.1.0, which carried the payload as a string", async () => {
+    const payload = webhookExample("installation", "created");
+    const deliveryId = randomUUID();
+    const { db } = amistio.database;
+    await db.webhookDelivery.create({ data: { id: deliveryId, event: "installation", status: "queued" } });
+    await amistio.queue.enqueue(
+      DELIVER_WEBHOOK_JOB,
+      { deliveryId, event: "installation", body: JSON.stringify(payload) },
+      { key: `delivery:${deliveryId}` },
+    );
+    await amistio.drain();
+    expect(await db.webhookDelivery.findUniqueOrThrow({ where: { id: deliveryId } })).toMatchObject({ status: "done" });
+    expect(await db.auditEvent.count({ where: { action: "installation.created" } })).toBe(1);
   });
 
   it("refuses forged, missing and SHA-1-only signatures with 401 and stores nothing", async () => {
