@@ -46,14 +46,9 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
     // An in-memory database exists only on its one connection.
     if (target.file === ":memory:") hotPath = prismaHotPath(db);
     else {
-      hotPath = await startSqliteHotPath({
-        file: target.file,
-        busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
-        walLimitBytes: SQLITE_WAL_LIMIT_BYTES,
-      });
-      // The hot path's checkpoint thread copies the log back; a commit here must not stop to do it.
+      hotPath = await startSqliteHotPath({ file: target.file, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
+      // The hot-path thread copies the log back between its groups; a commit here must not stop to do it.
       await db.$queryRawUnsafe("PRAGMA wal_autocheckpoint = 0");
-      await db.$queryRawUnsafe(`PRAGMA journal_size_limit = ${SQLITE_WAL_LIMIT_BYTES}`);
     }
   }
   await db.$connect();
@@ -69,8 +64,6 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
 }
 
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
-/** The write-ahead log's size once it starts over; past it the checkpoint thread copies harder. */
-const SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Prisma's SQLite transactions, begun IMMEDIATE instead of DEFERRED. With a second connection

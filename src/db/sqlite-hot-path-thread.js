@@ -23,10 +23,24 @@ db.pragma("journal_mode = WAL");
 db.pragma("synchronous = NORMAL");
 db.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
 
-// Checkpoints run on a thread of their own (sqlite-checkpoint-thread.js), never inside a commit here.
+// Checkpoints (copying the write-ahead log back into the database file) run here, between groups,
+// not inside whichever commit crosses 1000 pages, as SQLite would do by itself: that commit, be it a
+// group here or a Prisma one on the main thread, would wait for the copy and its fsync. Every other
+// connection is therefore set not to checkpoint (create-database.ts).
 db.pragma("wal_autocheckpoint = 0");
-// The writer that starts the log over cuts its file back to this, so one burst does not keep it large.
-db.pragma(`journal_size_limit = ${Number(workerData.walLimitBytes)}`);
+/** How often the log is copied back; the copy does not wait for readers. */
+const CHECKPOINT_INTERVAL_MS = 100;
+/**
+ * The log starts over once a copy has caught up with it. Past this many pages (64 MB at 4 KB) the
+ * copy also waits for readers, so that it does even when reads never pause.
+ */
+const RESTART_PAGES = 16_384;
+// The file is cut back to this size when the log starts over, so one burst does not keep it large.
+db.pragma(`journal_size_limit = ${RESTART_PAGES * 4096}`);
+const checkpoints = setInterval(() => {
+  const [result] = /** @type {{ log: number }[]} */ (db.pragma("wal_checkpoint(PASSIVE)"));
+  if ((result?.log ?? 0) >= RESTART_PAGES) db.pragma("wal_checkpoint(RESTART)");
+}, CHECKPOINT_INTERVAL_MS);
 
 /** @type {Map<string, import("better-sqlite3").Statement>} */
 const statements = new Map();
@@ -119,6 +133,7 @@ function commitGroup(group) {
 }
 
 function close() {
+  clearInterval(checkpoints);
   db.close();
   port?.close();
 }

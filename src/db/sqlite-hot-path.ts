@@ -5,8 +5,6 @@ import type { HotPathSql } from "./hot-path-sql.ts";
 export interface SqliteHotPathOptions {
   file: string;
   busyTimeoutMs: number;
-  /** The write-ahead log's size once it starts over (`journal_size_limit`); a longer log is checkpointed harder. */
-  walLimitBytes: number;
 }
 
 interface Reply {
@@ -26,22 +24,18 @@ export class HotPathSqlError extends Error {
 }
 
 /**
- * Starts the hot-path thread (`sqlite-hot-path-thread.js`) on the same database file, and the
- * checkpoint thread (`sqlite-checkpoint-thread.js`) that copies the write-ahead log back for every
- * connection, which therefore must not checkpoint themselves (`wal_autocheckpoint = 0`). Busy waits
- * and checkpoints block only those threads, so the main thread never freezes behind a Prisma
+ * Starts the hot-path thread (`sqlite-hot-path-thread.js`) on the same database file. It also runs
+ * the checkpoints, for every connection, which therefore must not checkpoint themselves. Its busy
+ * waits and checkpoints block only that thread, so the main thread never freezes behind a Prisma
  * transaction or a log copy, and Prisma's transactions are IMMEDIATE (create-database.ts) so they
  * never fail because this connection wrote after they read.
  */
 export async function startSqliteHotPath(options: SqliteHotPathOptions): Promise<HotPathSql> {
-  // Neither thread keeps data of its own: a small young generation keeps their memory small.
-  const start = (script: string, youngGenerationMb: number) =>
-    new Worker(new URL(script, import.meta.url), {
-      workerData: options,
-      resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb },
-    });
-  const worker = start("./sqlite-hot-path-thread.js", 4);
-  const checkpointer = start("./sqlite-checkpoint-thread.js", 1);
+  const worker = new Worker(new URL("./sqlite-hot-path-thread.js", import.meta.url), {
+    workerData: options,
+    // The thread keeps no data of its own: a small young generation keeps its memory small.
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
+  });
   const pending = new Map<number, { resolve: (results: unknown[]) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let failure: Error | undefined;
@@ -63,28 +57,13 @@ export async function startSqliteHotPath(options: SqliteHotPathOptions): Promise
     pending.clear();
   };
   worker.on("message", settle);
-  let closing = false;
-  for (const [thread, name] of [
-    [worker, "hot-path"],
-    [checkpointer, "checkpoint"],
-  ] as const) {
-    thread.on("error", (error) => failAll(new HotPathSqlError(`the SQLite ${name} thread failed: ${error.message}`)));
-    // Without its checkpoints the log would grow without end: the process is no longer ready.
-    thread.on("exit", () => {
-      if (!closing) failAll(new HotPathSqlError(`the SQLite ${name} thread has stopped`));
-    });
-  }
-  await Promise.all(
-    [worker, checkpointer].map(
-      (thread) =>
-        new Promise<void>((resolve, reject) => {
-          thread.once("online", resolve);
-          thread.once("error", reject);
-        }),
-    ),
-  );
+  worker.on("error", (error) => failAll(new HotPathSqlError(`the SQLite hot-path thread failed: ${error.message}`)));
+  worker.on("exit", () => failAll(new HotPathSqlError("the SQLite hot-path thread has stopped")));
+  await new Promise<void>((resolve, reject) => {
+    worker.once("online", resolve);
+    worker.once("error", reject);
+  });
   worker.unref();
-  checkpointer.unref();
 
   function send(statements: readonly Prisma.Sql[]): Promise<unknown[]> {
     if (failure) return Promise.reject(failure);
@@ -107,15 +86,10 @@ export async function startSqliteHotPath(options: SqliteHotPathOptions): Promise
       (await send(statements)).map((result) => (Array.isArray(result) ? result : [])),
     async close() {
       if (failure) return;
-      closing = true;
-      // The checkpointer first: the hot-path thread's close, if it is the last connection, checkpoints.
-      for (const thread of [checkpointer, worker]) {
-        const exited = new Promise((resolve) => thread.once("exit", resolve));
-        thread.ref();
-        thread.postMessage("close");
-        await exited;
-      }
-      failAll(new HotPathSqlError("the SQLite hot-path thread has stopped"));
+      const exited = new Promise((resolve) => worker.once("exit", resolve));
+      worker.ref();
+      worker.postMessage("close");
+      await exited;
     },
   };
 }

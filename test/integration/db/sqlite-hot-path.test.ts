@@ -101,9 +101,9 @@ describe("the SQLite hot-path connection", () => {
     expect(stored.map((row) => row.id)).toEqual([taken, kept].sort());
   });
 
-  it("copies the write-ahead log back into the database file on a thread of its own", async () => {
+  it("copies the write-ahead log back into the database file between commits, not in one", async () => {
     const file = database.url.slice("file:".length);
-    // Prisma's connection leaves it to that thread, as does the hot path's.
+    // Prisma's connection leaves it to the hot-path thread.
     expect(await database.db.$queryRawUnsafe("PRAGMA wal_autocheckpoint")).toEqual([{ wal_autocheckpoint: 0n }]);
     const before = statSync(file).size;
     // About 2 MB: under the 4 MB at which SQLite would checkpoint inside a commit by itself.
