@@ -18,13 +18,13 @@ export interface DeliverWebhookOptions {
  */
 export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): JobHandler {
   return async (data, job) => {
-    const { deliveryId, event, payload } = data as DeliverWebhookJobData;
+    const { deliveryId, event, payload, body } = data as DeliverWebhookJobData;
     // Probot's types want a known event and its payload; intake queues only HANDLED_EVENTS, with the
-    // payload as received. Jobs queued by 0.1.0 carry the payload as a string, `body`.
+    // payload as received.
     const received = {
       id: deliveryId,
       name: event,
-      payload: payload ?? JSON.parse(String(data.body)),
+      payload: payload ?? JSON.parse(String(body)),
     } as EmitterWebhookEvent;
     try {
       await deliveryAttempt.run(job.attempt, () => probot.receive(received));

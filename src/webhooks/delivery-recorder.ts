@@ -10,7 +10,9 @@ export interface DeliverWebhookJobData {
   [key: string]: unknown;
   deliveryId: string;
   event: string;
-  payload: object;
+  payload?: object;
+  /** Instead of `payload`, in jobs queued by 0.1.0: the body as received. */
+  body?: string;
 }
 
 export interface IncomingDelivery {
