@@ -131,19 +131,22 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
       const free = state.concurrency - state.running.size;
       if (free <= 0) return;
       const at = now();
+      // Written into the statement, not bound: SQLite plans with a bound LIMIT's value, so binding
+      // another value makes it compile the statement again, which it then did at almost every claim.
+      const limit = Prisma.raw(String(free));
       // Two index walks, not one OR: with an OR the database sorts every due job to return a
       // few, which under a backlog costs milliseconds per claim. Jobs whose worker died come first.
       const candidates = await hotPath.query<ClaimableJob>(Prisma.sql`
         SELECT * FROM (
           SELECT "id", "name", "status", "attempts", "maxAttempts" FROM "Job"
           WHERE "status" = 'running' AND "lockedUntil" < ${at} AND "queue" = ${queueName}
-          LIMIT ${free}) AS "expired"
+          LIMIT ${limit}) AS "expired"
         UNION ALL
         SELECT * FROM (
           SELECT "id", "name", "status", "attempts", "maxAttempts" FROM "Job"
           WHERE "queue" = ${queueName} AND "status" = 'queued' AND "runAt" <= ${at}
           ORDER BY "runAt" ASC
-          LIMIT ${free}) AS "due"`);
+          LIMIT ${limit}) AS "due"`);
       if (candidates.length === 0) return;
       // Candidates another worker won are skipped; the loop then looks again for the slots still free.
       for (const candidate of candidates.slice(0, free)) {
