@@ -35,8 +35,15 @@ db.pragma(`busy_timeout = ${Number(workerData.busyTimeoutMs)}`);
 // group here or a Prisma one on the main thread, would wait for the copy and its fsync. Every other
 // connection is therefore set not to checkpoint (create-database.ts).
 db.pragma("wal_autocheckpoint = 0");
-/** How often the log is copied back; the copy does not wait for readers. */
+/** How often the log is copied back while this thread has time; the copy does not wait for readers. */
 const CHECKPOINT_INTERVAL_MS = 100;
+/**
+ * How often while statements keep arriving. A copy writes each changed page once however often it
+ * changed since the last one, and under load most changes hit the same index pages again, so
+ * copying less often then saves most of the copying. When the thread has time, copies stay small
+ * and frequent, so none of them holds up a delivery for long.
+ */
+const BUSY_CHECKPOINT_INTERVAL_MS = 1_000;
 /**
  * The log starts over once a copy has caught up with it. Past this many pages (64 MB at 4 KB) the
  * copy also waits for readers, so that it does even when reads never pause.
@@ -44,9 +51,17 @@ const CHECKPOINT_INTERVAL_MS = 100;
 const RESTART_PAGES = 16_384;
 // The file is cut back to this size when the log starts over, so one burst does not keep it large.
 db.pragma(`journal_size_limit = ${RESTART_PAGES * 4096}`);
-const checkpoints = setInterval(() => {
+let lastCheckpoint = Date.now();
+function checkpoint() {
+  lastCheckpoint = Date.now();
   const [result] = /** @type {{ log: number }[]} */ (db.pragma("wal_checkpoint(PASSIVE)"));
   if ((result?.log ?? 0) >= RESTART_PAGES) db.pragma("wal_checkpoint(RESTART)");
+}
+// This timer runs only when the thread is free. A request already waiting means it is busy: the
+// request goes first, and `handle` copies the log once the busy interval has passed. Node delivers
+// up to a thousand messages before it runs timers again, so under steady load this may not run at all.
+const checkpoints = setInterval(() => {
+  if (!handleWaiting() && !closed) checkpoint();
 }, CHECKPOINT_INTERVAL_MS);
 
 /** @type {Map<string, import("better-sqlite3").Statement>} */
@@ -139,13 +154,19 @@ function commitGroup(group) {
   }
 }
 
+let closed = false;
 function close() {
+  closed = true;
   clearInterval(checkpoints);
   db.close();
   port?.close();
 }
 
-port.on("message", (/** @type {Request | "close"} */ first) => {
+/**
+ * Commits `first` with the requests queued behind it.
+ * @param {Request | "close"} first
+ */
+function handle(first) {
   if (first === "close") {
     close();
     return;
@@ -155,11 +176,21 @@ port.on("message", (/** @type {Request | "close"} */ first) => {
     const next = receiveMessageOnPort(/** @type {import("node:worker_threads").MessagePort} */ (port));
     if (!next) break;
     if (next.message === "close") {
-      port.postMessage(commitGroup(group));
+      port?.postMessage(commitGroup(group));
       close();
       return;
     }
     group.push(next.message);
   }
-  port.postMessage(commitGroup(group));
-});
+  port?.postMessage(commitGroup(group));
+  if (Date.now() - lastCheckpoint >= BUSY_CHECKPOINT_INTERVAL_MS) checkpoint();
+}
+
+/** Handles the requests already waiting, if any; true if there were some. */
+function handleWaiting() {
+  const next = receiveMessageOnPort(/** @type {import("node:worker_threads").MessagePort} */ (port));
+  if (next) handle(next.message);
+  return next !== undefined;
+}
+
+port.on("message", handle);

@@ -122,6 +122,34 @@ describe("the SQLite hot-path connection", () => {
     expect(statSync(file).size).toBeGreaterThanOrEqual(before + 1_500_000);
   });
 
+  it("still copies the log back, once a second, while statements never stop arriving", async () => {
+    const file = database.url.slice("file:".length);
+    const before = statSync(file).size;
+    // Statements of a few milliseconds each, sent faster than they run: from the first on, the
+    // thread always has one waiting, which is when checkpoints give way to statements.
+    const slow = Prisma.sql`
+      WITH RECURSIVE "c"("x") AS (VALUES (1) UNION ALL SELECT "x" + 1 FROM "c" WHERE "x" < 20000)
+      SELECT count(*) AS "n" FROM "c"`;
+    const sent: Promise<unknown>[] = [];
+    const drip = setInterval(() => sent.push(database.hotPath.query(slow)), 2);
+    try {
+      await sleep(100);
+      const error = "x".repeat(10_000);
+      const inserted = Array.from({ length: 200 }, () =>
+        database.hotPath.execute(Prisma.sql`
+          INSERT INTO "WebhookDelivery" ("id", "event", "status", "error", "receivedAt")
+          VALUES (${randomUUID()}, 'issues', 'failed', ${error}, ${new Date()})`),
+      );
+      await Promise.all(inserted);
+      const deadline = Date.now() + 2_500;
+      while (statSync(file).size < before + 1_500_000 && Date.now() < deadline) await sleep(20);
+      expect(statSync(file).size).toBeGreaterThanOrEqual(before + 1_500_000);
+    } finally {
+      clearInterval(drip);
+      await Promise.allSettled(sent);
+    }
+  });
+
   it("refuses statements once closed, with a clear error", async () => {
     await database.hotPath.close();
     await expect(database.hotPath.query(Prisma.sql`SELECT 1`)).rejects.toThrow(
