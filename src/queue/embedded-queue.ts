@@ -184,18 +184,20 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     const stillAvailable = expired
       ? Prisma.sql`"status" = 'running' AND "lockedUntil" < ${at}`
       : Prisma.sql`"status" = 'queued' AND "runAt" <= ${at}`;
-    // The input is read only by the claim that won, so candidates stay small.
-    const [won] = await hotPath.query<{ data: string }>(Prisma.sql`
+    // The input is read only by the claim that won, and by the same statement: as a transaction of
+    // two, the claim would hold its row lock (PostgreSQL) for a round trip more, and another worker
+    // after the same job would wait for it instead of moving on.
+    const [won] = await hotPath.query<{ data: string | null }>(Prisma.sql`
       UPDATE "Job" SET "status" = 'running', "attempts" = "attempts" + 1, "lockedBy" = ${token},
         "lockedUntil" = ${lockedUntil}, "updatedAt" = ${at}
       WHERE "id" = ${job.id} AND "attempts" = ${job.attempts} AND ${stillAvailable}
-      RETURNING "data"`);
+      RETURNING (SELECT "data" FROM "JobInput" WHERE "jobId" = ${job.id}) AS "data"`);
     if (!won) return;
     if (expired)
       logger.warn({ jobId: job.id, job: job.name }, "running again a job whose worker stopped (lease expired)");
     const entry: RunningJob = { id: job.id, token, controller: new AbortController(), done: Promise.resolve() };
     state.running.set(token, entry);
-    entry.done = execute(state, { ...job, attempts: job.attempts + 1 }, won.data, entry)
+    entry.done = execute(state, { ...job, attempts: job.attempts + 1 }, won.data ?? undefined, entry)
       .catch((error: unknown) => {
         // The lease will run out and the job will be claimed again: at-least-once.
         logger.error({ err: error, jobId: job.id, job: job.name }, "could not record the outcome of a job");
@@ -206,7 +208,12 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
       });
   }
 
-  async function execute(state: WorkerState, job: ClaimableJob, data: string, entry: RunningJob): Promise<void> {
+  async function execute(
+    state: WorkerState,
+    job: ClaimableJob,
+    data: string | undefined,
+    entry: RunningJob,
+  ): Promise<void> {
     const mine = { id: job.id, lockedBy: entry.token, status: "running" };
     const handler = Object.hasOwn(state.handlers, job.name) ? state.handlers[job.name] : undefined;
     if (!handler) {
@@ -221,6 +228,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     }
     entry.heartbeat = setInterval(() => void renew(entry), Math.max(Math.floor(leaseMs / 3), 10));
     try {
+      if (data === undefined) throw new Error("the job's input is missing from JobInput");
       await handler(JSON.parse(data) as JobData, {
         id: job.id,
         name: job.name,
@@ -231,11 +239,17 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
       const finished = now();
       // A finished job's row stays (its key keeps deduplicating) but not its input: that may hold
       // a webhook's payload, which is not kept once it has been handled.
-      const count = await hotPath.execute(Prisma.sql`
-        UPDATE "Job" SET "status" = 'completed', "data" = '{}', "completedAt" = ${finished}, "lockedBy" = NULL,
-          "lockedUntil" = NULL, "lastError" = NULL, "updatedAt" = ${finished}
-        WHERE "id" = ${job.id} AND "lockedBy" = ${entry.token} AND "status" = 'running'`);
-      if (count !== 1)
+      const [completed] = await hotPath.transaction([
+        Prisma.sql`
+          UPDATE "Job" SET "status" = 'completed', "completedAt" = ${finished}, "lockedBy" = NULL,
+            "lockedUntil" = NULL, "lastError" = NULL, "updatedAt" = ${finished}
+          WHERE "id" = ${job.id} AND "lockedBy" = ${entry.token} AND "status" = 'running'
+          RETURNING "id"`,
+        Prisma.sql`
+          DELETE FROM "JobInput"
+          WHERE "jobId" = ${job.id} AND EXISTS (SELECT 1 FROM "Job" WHERE "id" = ${job.id} AND "status" = 'completed')`,
+      ]);
+      if (completed?.length !== 1)
         logger.warn({ jobId: job.id, job: job.name }, "job finished after losing its lease; it may run again");
     } catch (error) {
       clearInterval(entry.heartbeat);
@@ -287,28 +301,39 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     return {
       queue: queueName,
       name: job.name,
-      data: job.dataJson ?? JSON.stringify(job.data),
       maxAttempts: job.options?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       runAt: later(Math.max(0, job.options?.delayMs ?? 0)),
     };
   }
 
+  function inputOf(job: NewJob): string {
+    return job.dataJson ?? JSON.stringify(job.data);
+  }
+
   /**
-   * The INSERT of one job, returning its id when it was queued: a taken key, or a row found by
-   * `unlessFound`, leaves it out. One statement per job, so that each shape is prepared once.
+   * The INSERTs of one job and its input, the first returning its id when it was queued: a taken
+   * key, or a row found by `unlessFound`, leaves both out. The same statements for every job, so
+   * that each shape is prepared once.
    */
-  function insertStatement(job: GuardedJob): Prisma.Sql {
+  function insertStatements(job: GuardedJob): Prisma.Sql[] {
     const fields = fieldsOf(job);
+    const id = randomUUID();
     const at = now();
     const guard = job.unlessFound ? Prisma.sql`NOT EXISTS (${job.unlessFound})` : Prisma.sql`true`;
-    // SELECT … WHERE, not VALUES, to carry the guard; SQLite needs a WHERE before ON CONFLICT anyway.
-    return Prisma.sql`
-      INSERT INTO "Job" ("id", "queue", "name", "key", "data", "status", "attempts", "maxAttempts", "runAt", "createdAt", "updatedAt")
-      SELECT ${randomUUID()}, ${fields.queue}, ${fields.name}, ${job.options?.key ?? null}, ${fields.data}, 'queued', 0,
-        ${fields.maxAttempts}, ${fields.runAt}, ${at}, ${at}
-      WHERE ${guard}
-      ON CONFLICT DO NOTHING
-      RETURNING "id"`;
+    return [
+      // SELECT … WHERE, not VALUES, to carry the guard; SQLite needs a WHERE before ON CONFLICT anyway.
+      Prisma.sql`
+        INSERT INTO "Job" ("id", "queue", "name", "key", "status", "attempts", "maxAttempts", "runAt", "createdAt", "updatedAt")
+        SELECT ${id}, ${fields.queue}, ${fields.name}, ${job.options?.key ?? null}, 'queued', 0,
+          ${fields.maxAttempts}, ${fields.runAt}, ${at}, ${at}
+        WHERE ${guard}
+        ON CONFLICT DO NOTHING
+        RETURNING "id"`,
+      // The id is new, so the job exists only if the insert above queued it.
+      Prisma.sql`
+        INSERT INTO "JobInput" ("jobId", "data")
+        SELECT ${id}, ${inputOf(job)} WHERE EXISTS (SELECT 1 FROM "Job" WHERE "id" = ${id})`,
+    ];
   }
 
   /** Wakes this process's worker at once rather than at the next poll: dispatch latency matters. */
@@ -325,24 +350,27 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
    */
   async function enqueueMany(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
     if (jobs.length === 0) return [];
-    const written = await hotPath.transaction(jobs.map((job) => insertStatement(job)));
+    const written = await hotPath.transaction(jobs.flatMap((job) => insertStatements(job)));
     const results: EnqueueResult[] = [];
     for (const [index, job] of jobs.entries()) {
-      const [row] = written[index] as { id: string }[];
+      const [row] = written[index * 2] as { id: string }[];
       if (row) results.push({ id: row.id, created: true });
       else if (job.options?.key === undefined) throw new Error("a job without a key was not queued");
-      else results.push(await enqueueKeyed(job.options.key, fieldsOf(job)));
+      else results.push(await enqueueKeyed(job.options.key, fieldsOf(job), inputOf(job)));
     }
     queued(jobs.filter((_, index) => results[index]?.created));
     return results;
   }
 
-  async function enqueueKeyed(key: string, fields: JobFields): Promise<EnqueueResult> {
+  async function enqueueKeyed(key: string, fields: JobFields, data: string): Promise<EnqueueResult> {
     for (let tries = 0; ; tries++) {
       const existing = await db.job.findUnique({ where: { key }, select: { id: true, status: true } });
       if (!existing) {
         try {
-          const job = await db.job.create({ data: { ...fields, key }, select: { id: true } });
+          const job = await db.job.create({
+            data: { ...fields, key, input: { create: { data } } },
+            select: { id: true },
+          });
           return { id: job.id, created: true };
         } catch (error) {
           // Another enqueue with this key won the insert: read what it made.
@@ -351,19 +379,29 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
         }
       }
       if (existing.status !== "failed") return { id: existing.id, created: false };
-      const { count } = await db.job.updateMany({
-        where: { id: existing.id, status: "failed" },
-        data: {
-          ...fields,
-          status: "queued",
-          attempts: 0,
-          lockedBy: null,
-          lockedUntil: null,
-          lastError: null,
-          completedAt: null,
-        },
+      const requeued = await db.$transaction(async (tx) => {
+        const { count } = await tx.job.updateMany({
+          where: { id: existing.id, status: "failed" },
+          data: {
+            ...fields,
+            status: "queued",
+            attempts: 0,
+            lockedBy: null,
+            lockedUntil: null,
+            lastError: null,
+            completedAt: null,
+          },
+        });
+        if (count === 1) {
+          await tx.jobInput.upsert({
+            where: { jobId: existing.id },
+            create: { jobId: existing.id, data },
+            update: { data },
+          });
+        }
+        return count === 1;
       });
-      return { id: existing.id, created: count === 1 };
+      return { id: existing.id, created: requeued };
     }
   }
 
@@ -413,7 +451,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
 
     enqueueMany,
 
-    sameDatabase: { insertStatement, queued },
+    sameDatabase: { insertStatements, queued },
 
     async startWorker(handlers: JobHandlers, workerOptions: WorkerOptions): Promise<void> {
       if (worker) throw new Error("the queue's worker is already started");
@@ -446,7 +484,6 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
 interface JobFields {
   queue: string;
   name: string;
-  data: string;
   maxAttempts: number;
   runAt: Date;
 }

@@ -59,8 +59,11 @@ export interface GuardedJob extends NewJob {
  * not at all, in one round trip.
  */
 export interface SameDatabaseEnqueue {
-  /** The job's INSERT, returning its id when it queued it; a taken key leaves it out, as does `unlessFound`. */
-  insertStatement(job: GuardedJob): Prisma.Sql;
+  /**
+   * The statements that queue the job, to run in this order in one transaction; the first returns
+   * its id when it queued it. A taken key leaves the job out, as does `unlessFound`.
+   */
+  insertStatements(job: GuardedJob): Prisma.Sql[];
   /** To call once the transaction committed, with the jobs it queued: wakes this process's worker. */
   queued(jobs: readonly NewJob[]): void;
 }

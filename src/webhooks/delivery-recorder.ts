@@ -122,10 +122,18 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
         // check runs before the deliveries are inserted.
         unlessFound: Prisma.sql`SELECT 1 FROM "WebhookDelivery" WHERE "id" = ${delivery.deliveryId}`,
       }));
-      const written = await hotPath.transaction([...jobs.map(queue.sameDatabase.insertStatement), insertDeliveries]);
+      const statements = jobs.map(queue.sameDatabase.insertStatements);
+      const written = await hotPath.transaction([...statements.flat(), insertDeliveries]);
       for (const row of written.at(-1) as { id: string }[]) inserted.add(row.id);
-      for (const [index, pending] of candidates.entries()) if (written[index]!.length > 0) withJob.add(pending);
-      queue.sameDatabase.queued(jobs.filter((_, index) => written[index]!.length > 0));
+      // Each job's first statement returns its id when it was queued.
+      let first = 0;
+      const queued = statements.map((jobStatements) => {
+        const rows = written[first]!;
+        first += jobStatements.length;
+        return rows.length > 0;
+      });
+      for (const [index, pending] of candidates.entries()) if (queued[index]) withJob.add(pending);
+      queue.sameDatabase.queued(jobs.filter((_, index) => queued[index]));
     } else {
       for (const row of await hotPath.query<{ id: string }>(insertDeliveries)) inserted.add(row.id);
     }

@@ -42,7 +42,7 @@ describe.each(PROVIDERS)("embedded queue on %s", (provider) => {
     expect(await database.db.job.count({ where: { key } })).toBe(1);
   });
 
-  it("keeps the job's data as JSON text and cuts a very long error", async () => {
+  it("keeps a failed job's data as JSON text apart from its row, and cuts a very long error", async () => {
     const queue = newQueue(uniqueName());
     await queue.startWorker(
       {
@@ -54,30 +54,18 @@ describe.each(PROVIDERS)("embedded queue on %s", (provider) => {
     );
     const { id } = await queue.enqueue("loud", { nested: { list: [1, "two"] } }, { maxAttempts: 1 });
     const job = await waitFor("the job to fail", async () => {
-      const row = await database.db.job.findUnique({ where: { id } });
+      const row = await database.db.job.findUnique({ where: { id }, include: { input: true } });
       return row?.status === "failed" ? row : undefined;
     });
-    expect(JSON.parse(job.data)).toEqual({ nested: { list: [1, "two"] } });
+    expect(JSON.parse(job.input?.data ?? "")).toEqual({ nested: { list: [1, "two"] } });
     expect(job.lastError?.length).toBeLessThanOrEqual(2_000);
     expect(job.lastError?.startsWith("xxx")).toBe(true);
   });
 
-  it("fails a job whose worker died during its last attempt, instead of running it again", async () => {
-    const queueName = uniqueName();
-    const job = await database.db.job.create({
-      data: {
-        queue: queueName,
-        name: "greet",
-        data: "{}",
-        status: "running",
-        attempts: 2,
-        maxAttempts: 2,
-        lockedBy: "dead-worker#1",
-        lockedUntil: new Date(Date.now() - 1_000),
-      },
-    });
+  /** Starts a worker on the queue of a job stored as given; resolves with the row once it failed, and whether it ran. */
+  async function failedWithoutRunning(job: { id: string; queue: string }) {
     let ran = false;
-    const queue = newQueue(queueName);
+    const queue = newQueue(job.queue);
     await queue.startWorker(
       {
         greet: async () => {
@@ -90,6 +78,30 @@ describe.each(PROVIDERS)("embedded queue on %s", (provider) => {
       const row = await database.db.job.findUnique({ where: { id: job.id } });
       return row?.status === "failed" ? row : undefined;
     });
+    return { failed, ran };
+  }
+
+  it("fails a job whose input row is missing, saying so, instead of running it without", async () => {
+    const job = await database.db.job.create({ data: { queue: uniqueName(), name: "greet", maxAttempts: 1 } });
+    const { failed, ran } = await failedWithoutRunning(job);
+    expect(failed.lastError).toBe("the job's input is missing from JobInput");
+    expect(ran).toBe(false);
+  });
+
+  it("fails a job whose worker died during its last attempt, instead of running it again", async () => {
+    const job = await database.db.job.create({
+      data: {
+        queue: uniqueName(),
+        name: "greet",
+        input: { create: { data: "{}" } },
+        status: "running",
+        attempts: 2,
+        maxAttempts: 2,
+        lockedBy: "dead-worker#1",
+        lockedUntil: new Date(Date.now() - 1_000),
+      },
+    });
+    const { failed, ran } = await failedWithoutRunning(job);
     expect(failed.lastError).toMatch(/lease expired/);
     expect(ran).toBe(false);
   });

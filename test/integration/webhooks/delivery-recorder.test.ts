@@ -29,8 +29,11 @@ async function embeddedOn(provider: "sqlite" | "postgresql"): Promise<Setup> {
     database,
     queue,
     async jobInput(deliveryId) {
-      const job = await database.db.job.findUnique({ where: { key: `delivery:${deliveryId}` } });
-      return job && JSON.parse(job.data);
+      const job = await database.db.job.findUnique({
+        where: { key: `delivery:${deliveryId}` },
+        include: { input: true },
+      });
+      return job?.input && JSON.parse(job.input.data);
     },
     close: () => database.destroy(),
   };

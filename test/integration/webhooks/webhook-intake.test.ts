@@ -42,7 +42,11 @@ describe("webhook intake over HTTP", () => {
     expect(await db.job.count()).toBe(1);
     expect(await db.auditEvent.count({ where: { action: "installation.created" } })).toBe(1);
     // Handled: the finished job keeps its row (the key still deduplicates) but not the payload.
-    expect(await db.job.findFirstOrThrow()).toMatchObject({ status: "completed", data: "{}" });
+    expect(await db.job.findFirstOrThrow({ include: { input: true } })).toMatchObject({
+      status: "completed",
+      input: null,
+    });
+    expect(await db.jobInput.count()).toBe(0);
   });
 
   it("still delivers a job queued by 0.1.0, which carried the payload as a string", async () => {

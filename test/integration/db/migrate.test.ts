@@ -1,0 +1,106 @@
+import { randomBytes } from "node:crypto";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Sqlite from "better-sqlite3";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { databaseTarget } from "../../../src/db/database-url.ts";
+import { migrate } from "../../../src/db/migrate.ts";
+import { POSTGRES_ADMIN_URL, PROVIDERS, type Provider } from "../../helpers/test-database.ts";
+
+const FIRST_RELEASE = "20261129000000_init";
+
+/** The rows a 0.1.0 database holds: jobs with their input in the row, one already completed. */
+const JOBS = [
+  { id: "queued-job", key: "delivery:a", status: "queued", data: '{"payload":{"n":1}}' },
+  { id: "failed-job", key: "delivery:b", status: "failed", data: '{"payload":{"n":2}}' },
+  { id: "done-job", key: "delivery:c", status: "completed", data: "{}" },
+];
+const INSERT_JOB = `INSERT INTO "Job" ("id", "name", "key", "status", "data", "updatedAt") VALUES ($1, 'webhook.deliver', $2, $3, $4, CURRENT_TIMESTAMP)`;
+
+interface Client {
+  run(sql: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+describe.each(PROVIDERS)("migrating a %s database of the first release", (provider: Provider) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function firstReleaseDatabase(): Promise<{ url: string; client: Client }> {
+    // A project root holding only the migrations of 0.1.0.
+    const root = mkdtempSync(join(tmpdir(), "amistio-migrate-"));
+    cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
+    const folder = provider === "postgresql" ? "prisma/postgres/migrations" : "prisma/migrations";
+    mkdirSync(join(root, folder), { recursive: true });
+    cpSync(join(folder, FIRST_RELEASE), join(root, folder, FIRST_RELEASE), { recursive: true });
+
+    let url: string;
+    if (provider === "sqlite") {
+      url = `file:${join(root, "old.db")}`;
+    } else {
+      const name = `amistio_migrate_${randomBytes(6).toString("hex")}`;
+      const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.end();
+      url = POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+      cleanups.push(async () => {
+        const dropper = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+        await dropper.connect();
+        await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await dropper.end();
+      });
+    }
+    expect(await migrate(databaseTarget(url), root)).toEqual([FIRST_RELEASE]);
+    const client = await connect(url);
+    cleanups.push(() => client.close());
+    return { url, client };
+  }
+
+  async function connect(url: string): Promise<Client> {
+    const target = databaseTarget(url);
+    if (target.provider === "sqlite") {
+      const db = new Sqlite(target.file);
+      return {
+        run: async (sql, values = []) => {
+          const statement = db.prepare(sql.replace(/\$\d+/g, "?"));
+          if (statement.reader) return statement.all(values) as Record<string, unknown>[];
+          statement.run(values);
+          return [];
+        },
+        close: async () => void db.close(),
+      };
+    }
+    const client = new pg.Client({ connectionString: target.url });
+    await client.connect();
+    return { run: async (sql, values) => (await client.query(sql, values)).rows, close: () => client.end() };
+  }
+
+  it("moves the input of unfinished jobs to JobInput and keeps every job and its key", async () => {
+    const { url, client } = await firstReleaseDatabase();
+    for (const job of JOBS) await client.run(INSERT_JOB, [job.id, job.key, job.status, job.data]);
+
+    expect(await migrate(databaseTarget(url))).toEqual(["20261130000000_job_input"]);
+
+    const jobs = await client.run(`SELECT "id", "key", "status" FROM "Job" ORDER BY "id"`);
+    expect(jobs).toEqual(
+      JOBS.map(({ id, key, status }) => ({ id, key, status })).sort((a, b) => a.id.localeCompare(b.id)),
+    );
+    expect(await client.run(`SELECT "jobId", "data" FROM "JobInput" ORDER BY "jobId"`)).toEqual([
+      { jobId: "failed-job", data: '{"payload":{"n":2}}' },
+      { jobId: "queued-job", data: '{"payload":{"n":1}}' },
+    ]);
+    // The key is still unique, and removing a job removes its input.
+    await expect(
+      client.run(
+        `INSERT INTO "Job" ("id", "name", "key", "updatedAt") VALUES ('other', 'x', 'delivery:a', CURRENT_TIMESTAMP)`,
+      ),
+    ).rejects.toThrow(/unique/i);
+    await client.run(`DELETE FROM "Job" WHERE "id" = 'queued-job'`);
+    expect(await client.run(`SELECT "jobId" FROM "JobInput"`)).toEqual([{ jobId: "failed-job" }]);
+  });
+});
