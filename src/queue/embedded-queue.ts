@@ -350,10 +350,14 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
    */
   async function enqueueMany(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
     if (jobs.length === 0) return [];
-    const written = await hotPath.transaction(jobs.flatMap((job) => insertStatements(job)));
+    const statements = jobs.map((job) => insertStatements(job));
+    const written = await hotPath.transaction(statements.flat());
     const results: EnqueueResult[] = [];
+    let first = 0;
     for (const [index, job] of jobs.entries()) {
-      const [row] = written[index * 2] as { id: string }[];
+      // Each job's first statement returns its id when it was queued.
+      const [row] = written[first] as { id: string }[];
+      first += statements[index]!.length;
       if (row) results.push({ id: row.id, created: true });
       else if (job.options?.key === undefined) throw new Error("a job without a key was not queued");
       else results.push(await enqueueKeyed(job.options.key, fieldsOf(job), inputOf(job)));
