@@ -14,6 +14,7 @@ import {
   type JobHandlers,
   type JobQueue,
   type NewJob,
+  queuedJobIds,
   type WorkerOptions,
 } from "./job-queue.ts";
 
@@ -352,13 +353,11 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     if (jobs.length === 0) return [];
     const statements = jobs.map((job) => insertStatements(job));
     const written = await hotPath.transaction(statements.flat());
+    const ids = queuedJobIds(statements, written);
     const results: EnqueueResult[] = [];
-    let first = 0;
     for (const [index, job] of jobs.entries()) {
-      // Each job's first statement returns its id when it was queued.
-      const [row] = written[first] as { id: string }[];
-      first += statements[index]!.length;
-      if (row) results.push({ id: row.id, created: true });
+      const id = ids[index];
+      if (id !== undefined) results.push({ id, created: true });
       else if (job.options?.key === undefined) throw new Error("a job without a key was not queued");
       else results.push(await enqueueKeyed(job.options.key, fieldsOf(job), inputOf(job)));
     }

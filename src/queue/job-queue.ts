@@ -68,6 +68,22 @@ export interface SameDatabaseEnqueue {
   queued(jobs: readonly NewJob[]): void;
 }
 
+/**
+ * Each job's id, or undefined where its statements left it out, from the rows a transaction of
+ * `insertStatements` returned: `written` holds them for every job's statements in turn.
+ */
+export function queuedJobIds(
+  statements: readonly Prisma.Sql[][],
+  written: readonly unknown[][],
+): (string | undefined)[] {
+  let first = 0;
+  return statements.map((jobStatements) => {
+    const [row] = written[first] as { id: string }[];
+    first += jobStatements.length;
+    return row?.id;
+  });
+}
+
 export interface WorkerOptions {
   concurrency: number;
 }

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
-import type { JobQueue, NewJob } from "../queue/job-queue.ts";
+import { type JobQueue, type NewJob, queuedJobIds } from "../queue/job-queue.ts";
 
 export const DELIVER_WEBHOOK_JOB = "webhook.deliver";
 
@@ -125,13 +125,7 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
       const statements = jobs.map(queue.sameDatabase.insertStatements);
       const written = await hotPath.transaction([...statements.flat(), insertDeliveries]);
       for (const row of written.at(-1) as { id: string }[]) inserted.add(row.id);
-      // Each job's first statement returns its id when it was queued.
-      let first = 0;
-      const queued = statements.map((jobStatements) => {
-        const rows = written[first]!;
-        first += jobStatements.length;
-        return rows.length > 0;
-      });
+      const queued = queuedJobIds(statements, written).map((id) => id !== undefined);
       for (const [index, pending] of candidates.entries()) if (queued[index]) withJob.add(pending);
       queue.sameDatabase.queued(jobs.filter((_, index) => queued[index]));
     } else {
