@@ -89,6 +89,15 @@ function memory(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: field("VmRSS:"), peakMb: field("VmHWM:") };
 }
 
+const TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+/** CPU time, user and system, all threads, that the process has used so far, in ms. */
+function cpuMs(pid: number): number {
+  // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name, which may hold spaces.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 function deliver(url: string, path: string): Promise<{ status: number; ms: number }> {
@@ -254,10 +263,11 @@ try {
 
   // Saturation in interleaved rounds, so that the machine's own drift over the run (other tenants,
   // thermal state) weighs on every server alike instead of on whichever ran last.
-  const loads = servers.map(() => ({ ok: 0, failed: 0, latencies: [] as number[] }));
+  const loads = servers.map(() => ({ ok: 0, failed: 0, latencies: [] as number[], cpuMs: 0 }));
   let drainSeconds = 0;
   for (let round = 0; round < ROUNDS; round++) {
     for (const [index, server] of servers.entries()) {
+      const cpuBefore = cpuMs(pids[index]!);
       const { ok, failed, latencies } = await saturate(started[index]!.url, WEBHOOK_PATH);
       const load = loads[index]!;
       load.ok += ok;
@@ -265,6 +275,8 @@ try {
       load.latencies = load.latencies.concat(latencies);
       accepted[index]! += ok;
       if (server.worksJobs) drainSeconds = Math.max(drainSeconds, await drained(server.dbFile!));
+      // Up to the end of the drain: the all-in-one's cost of a delivery includes working its job.
+      load.cpuMs += cpuMs(pids[index]!) - cpuBefore;
     }
   }
   const peaks = pids.map((pid) => memory(pid).peakMb);
@@ -294,6 +306,11 @@ try {
     `all-in-one memory: idle ${fmt(idle[1]!)} MB 15 s after start (${fmt(atStart[1]!)} MB at 2 s; target <= 150), peak ${fmt(peaks[1]!)} MB (target <= 250)`,
   );
   console.log(`all-in-one worker: each round's backlog worked off within ${fmt(drainSeconds)} s`);
+  // Throughput on a loopback benchmark depends on the machine; the CPU a delivery costs depends on it less.
+  const cpuPerDelivery = loads.map((load) => (load.cpuMs * 1000) / load.ok);
+  console.log(
+    `server CPU per delivery, all threads: bare Probot ${cpuPerDelivery[0]!.toFixed(0)} µs, all-in-one ${cpuPerDelivery[1]!.toFixed(0)} µs with its job (${(cpuPerDelivery[1]! / cpuPerDelivery[0]!).toFixed(1)}×), web role ${cpuPerDelivery[2]!.toFixed(0)} µs (${(cpuPerDelivery[2]! / cpuPerDelivery[0]!).toFixed(1)}×)`,
+  );
   for (const [index, server] of servers.entries()) {
     if (!server.dbFile) continue;
     const { deliveries, jobs } = persisted(server.dbFile);
