@@ -10,6 +10,7 @@ import { migrate } from "../../../src/db/migrate.ts";
 import { POSTGRES_ADMIN_URL, PROVIDERS, type Provider } from "../../helpers/test-database.ts";
 
 const FIRST_RELEASE = "20261129000000_init";
+const LATER_MIGRATIONS = ["20261130000000_job_input", "20261205000000_github_identity_sessions"];
 
 /** The rows a 0.1.0 database holds: jobs with their input in the row, one already completed. */
 const JOBS = [
@@ -84,7 +85,7 @@ describe.each(PROVIDERS)("migrating a %s database of the first release", (provid
     const { url, client } = await firstReleaseDatabase();
     for (const job of JOBS) await client.run(INSERT_JOB, [job.id, job.key, job.status, job.data]);
 
-    expect(await migrate(databaseTarget(url))).toEqual(["20261130000000_job_input"]);
+    expect(await migrate(databaseTarget(url))).toEqual(LATER_MIGRATIONS);
 
     const jobs = await client.run(`SELECT "id", "key", "status" FROM "Job" ORDER BY "id"`);
     expect(jobs).toEqual(
@@ -102,5 +103,53 @@ describe.each(PROVIDERS)("migrating a %s database of the first release", (provid
     ).rejects.toThrow(/unique/i);
     await client.run(`DELETE FROM "Job" WHERE "id" = 'queued-job'`);
     expect(await client.run(`SELECT "jobId" FROM "JobInput"`)).toEqual([{ jobId: "failed-job" }]);
+  });
+
+  it("keeps each person's events theirs and binds tasks, versions and approvals to their GitHub account", async () => {
+    const { url, client } = await firstReleaseDatabase();
+    await client.run(
+      `INSERT INTO "User" ("id", "githubId", "login", "updatedAt") VALUES ('alice', 101, 'alice', CURRENT_TIMESTAMP), ('bob', 202, 'bob', CURRENT_TIMESTAMP)`,
+    );
+    await client.run(
+      `INSERT INTO "Identity" ("id", "userId", "provider", "subject", "updatedAt") VALUES ('i1', 'alice', 'github', '101', CURRENT_TIMESTAMP)`,
+    );
+    await client.run(
+      `INSERT INTO "Workspace" ("id", "installationId", "accountLogin", "accountType", "accountId", "updatedAt") VALUES ('w', 1, 'o', 'Organization', 1, CURRENT_TIMESTAMP)`,
+    );
+    await client.run(
+      `INSERT INTO "Repository" ("id", "workspaceId", "githubId", "fullName", "updatedAt") VALUES ('r', 'w', 2, 'o/r', CURRENT_TIMESTAMP)`,
+    );
+    await client.run(
+      `INSERT INTO "Task" ("id", "workspaceId", "repositoryId", "number", "title", "requesterId", "updatedAt") VALUES ('t', 'w', 'r', 1, 'x', 'alice', CURRENT_TIMESTAMP)`,
+    );
+    await client.run(
+      `INSERT INTO "PlanVersion" ("id", "taskId", "version", "contentHash", "content", "source", "createdById") VALUES ('v', 't', 1, 'h', '{}', 'offline', 'alice')`,
+    );
+    await client.run(
+      `INSERT INTO "Approval" ("id", "planVersionId", "approverId", "contentHash", "permission") VALUES ('a', 'v', 'bob', 'h', 'write')`,
+    );
+
+    await migrate(databaseTarget(url));
+
+    expect(await client.run(`SELECT "id", "auditPseudonym" FROM "User" ORDER BY "id"`)).toEqual([
+      { id: "alice", auditPseudonym: "alice" },
+      { id: "bob", auditPseudonym: "bob" },
+    ]);
+    // Rebuilding User would have cascaded to its identities: they are still there.
+    expect(await client.run(`SELECT "id" FROM "Identity"`)).toEqual([{ id: "i1" }]);
+    const [task] = await client.run(`SELECT "requesterGithubId" FROM "Task"`);
+    const [version] = await client.run(`SELECT "createdByGithubId" FROM "PlanVersion"`);
+    const [approval] = await client.run(`SELECT "approverGithubId" FROM "Approval"`);
+    expect([task?.requesterGithubId, version?.createdByGithubId, approval?.approverGithubId].map(String)).toEqual([
+      "101",
+      "101",
+      "202",
+    ]);
+    // One GitHub account counts once per version.
+    await expect(
+      client.run(
+        `INSERT INTO "Approval" ("id", "planVersionId", "approverGithubId", "contentHash", "permission") VALUES ('a2', 'v', 202, 'h', 'write')`,
+      ),
+    ).rejects.toThrow(/unique/i);
   });
 });

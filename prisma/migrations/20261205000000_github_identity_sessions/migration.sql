@@ -1,0 +1,49 @@
+-- Approval rules move to GitHub accounts (which deleting a web account does not change), audit events
+-- name people by a pseudonym kept only on their User row, sign-ins become revocable rows, and a
+-- BullMQ delivery keeps its payload in the database until it is done.
+-- User is altered in place, not rebuilt: migrations run inside a transaction, where PRAGMA
+-- foreign_keys cannot be turned off, so dropping the old table would cascade to identities. SQLite
+-- cannot add a NOT NULL column without a constant default, hence DEFAULT '' (every row is set below,
+-- and Prisma always writes a fresh uuid).
+
+-- AlterTable
+ALTER TABLE "User" ADD COLUMN "auditPseudonym" TEXT NOT NULL DEFAULT '';
+-- Existing events already name people by their internal id: that id becomes their pseudonym.
+UPDATE "User" SET "auditPseudonym" = "id";
+
+-- AlterTable
+ALTER TABLE "Task" ADD COLUMN "requesterGithubId" BIGINT;
+UPDATE "Task" SET "requesterGithubId" = (SELECT "githubId" FROM "User" WHERE "User"."id" = "Task"."requesterId");
+
+-- AlterTable
+ALTER TABLE "PlanVersion" ADD COLUMN "createdByGithubId" BIGINT;
+UPDATE "PlanVersion" SET "createdByGithubId" = (SELECT "githubId" FROM "User" WHERE "User"."id" = "PlanVersion"."createdById");
+
+-- AlterTable
+ALTER TABLE "Approval" ADD COLUMN "approverGithubId" BIGINT;
+UPDATE "Approval" SET "approverGithubId" = (SELECT "githubId" FROM "User" WHERE "User"."id" = "Approval"."approverId");
+
+-- AlterTable
+ALTER TABLE "WebhookDelivery" ADD COLUMN "payload" TEXT;
+
+-- CreateTable
+CREATE TABLE "WebSession" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "userId" TEXT NOT NULL,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "expiresAt" DATETIME NOT NULL,
+    "lastSeenAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT "WebSession_userId_fkey" FOREIGN KEY ("userId") REFERENCES "User" ("id") ON DELETE CASCADE ON UPDATE CASCADE
+);
+
+-- CreateIndex
+CREATE UNIQUE INDEX "User_auditPseudonym_key" ON "User"("auditPseudonym");
+
+-- CreateIndex
+CREATE INDEX "WebSession_userId_idx" ON "WebSession"("userId");
+
+-- CreateIndex
+CREATE INDEX "WebSession_expiresAt_idx" ON "WebSession"("expiresAt");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Approval_planVersionId_approverGithubId_key" ON "Approval"("planVersionId", "approverGithubId");
