@@ -9,7 +9,8 @@ export interface Approver {
   login: string;
   /** GitHub's account type: "User", "Bot", "Organization". */
   type: string;
-  userId: string;
+  /** The GitHub account id: rules about people are decided on it, never on a deletable row. */
+  githubId: bigint;
   permission: PermissionLevel;
 }
 
@@ -20,8 +21,8 @@ export interface ApprovalPolicyInput {
   owner: string;
   repo: string;
   settings: RepoSettings["approvals"];
-  /** Who asked for this plan: the task's requester and the version's author (after a revise). */
-  requesterIds: (string | null)[];
+  /** Who asked for this plan, by GitHub account: the task's requester and the version's author. */
+  requesterGithubIds: (bigint | null)[];
   /** The files the plan's steps touch, for the CODEOWNERS rule. */
   files: string[];
 }
@@ -88,7 +89,7 @@ export function createApprovalPolicy(input: ApprovalPolicyInput) {
           reason: `Approving needs ${settings.minPermission} permission on this repository; you have ${approver.permission}.`,
         };
       }
-      if (!settings.allowSelfApproval && input.requesterIds.includes(approver.userId)) {
+      if (!settings.allowSelfApproval && input.requesterGithubIds.includes(approver.githubId)) {
         return { allowed: false, reason: "You asked for this plan, so your own approval does not count here." };
       }
       if (settings.users.length > 0 || settings.teams.length > 0) {

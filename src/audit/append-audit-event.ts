@@ -6,7 +6,11 @@ import { GENESIS_HASH, hashAuditEvent } from "./hash-audit-event.ts";
 
 export interface AuditEventInput {
   workspaceId?: string | null;
-  actorId?: string | null;
+  /**
+   * The person who acted, as their `User.auditPseudonym`, never their internal id: the pseudonym is
+   * kept only on their User row, so deleting the account leaves nothing that maps it to them.
+   */
+  actorPseudonym?: string | null;
   /** Dotted lowercase, e.g. `installation.created`, `approval.granted`. */
   action: string;
   target?: string | null;
@@ -56,7 +60,7 @@ export async function appendAuditEvent(
   const data = canonicalData(event.data ?? {});
   const fields = {
     workspaceId: event.workspaceId ?? null,
-    actorId: event.actorId ?? null,
+    actorId: event.actorPseudonym ?? null,
     action: event.action,
     target: event.target ?? null,
     data,

@@ -32,7 +32,8 @@ export interface CommandContext extends CommandServices {
   owner: string;
   repo: string;
   task: EnsuredTask;
-  actor: { userId: string; login: string; type: string; permission: PermissionLevel };
+  /** Who sent the command: `githubId` is what rules about people are decided on. */
+  actor: { userId: string; githubId: bigint; login: string; type: string; permission: PermissionLevel };
   /** Replies once per delivery and purpose. */
   reply(body: string, purpose?: string): Promise<void>;
   audit(action: string, data?: Record<string, unknown>): Promise<void>;

@@ -116,12 +116,12 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
     ignored = commands.filter((candidate) => !candidate.acts);
   }
 
-  const actorId = await ensureGithubUser(db, sender);
+  const actor = await ensureGithubUser(db, sender);
   const task = await ensureTask(db, source, null);
   const audit = (action: string, data: Record<string, unknown> = {}) =>
     appendAuditEvent(db, {
       workspaceId: task.workspaceId,
-      actorId,
+      actorPseudonym: actor.auditPseudonym,
       action,
       target: `task:${task.id}`,
       data: { verb: command.verb, ...data },
@@ -174,7 +174,7 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
     owner,
     repo,
     task,
-    actor: { userId: actorId, login: sender.login, type: sender.type, permission },
+    actor: { userId: actor.id, githubId: BigInt(sender.id), login: sender.login, type: sender.type, permission },
     reply,
     audit,
     refresh: (problem) =>

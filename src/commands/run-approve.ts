@@ -40,7 +40,7 @@ export const runApprove: CommandRunner = async (context) => {
     owner,
     repo,
     settings: settings.approvals,
-    requesterIds: [task.requesterId, current.createdById],
+    requesterGithubIds: [task.requesterGithubId, current.createdByGithubId],
     files: [...new Set(plan.steps.flatMap((step) => step.files))],
   });
   const decision = await policy.mayApprove(actor);
@@ -51,6 +51,7 @@ export const runApprove: CommandRunner = async (context) => {
       data: {
         planVersionId: current.id,
         approverId: actor.userId,
+        approverGithubId: actor.githubId,
         contentHash: current.contentHash,
         permission: actor.permission,
         deliveryId: context.deliveryId,
@@ -58,7 +59,10 @@ export const runApprove: CommandRunner = async (context) => {
     });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
-    const mine = await db.approval.findFirst({ where: { planVersionId: current.id, approverId: actor.userId } });
+    // One GitHub account counts once per version, even from a web account made anew after deletion.
+    const mine = await db.approval.findFirst({
+      where: { planVersionId: current.id, approverGithubId: actor.githubId },
+    });
     // The same delivery retried: its approval is in; go on to the quorum check.
     if (mine?.deliveryId !== context.deliveryId) return context.reply(`You already approved v${current.version}.`);
   }

@@ -15,7 +15,7 @@ export const runCancel: CommandRunner = async (context) => {
     where: { taskId: task.id, status: { in: [...ACTIVE_STATUSES] } },
     orderBy: { createdAt: "desc" },
   });
-  const isRequester = actor.userId === task.requesterId || (run !== null && actor.userId === run.requestedById);
+  const isRequester = actor.githubId === task.requesterGithubId || (run !== null && actor.userId === run.requestedById);
   if (!atLeast(actor.permission, "write") && !isRequester) {
     await context.audit("run.cancel_denied", { reason: "permission", permission: actor.permission });
     return context.reply(

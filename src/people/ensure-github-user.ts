@@ -6,18 +6,23 @@ export interface GithubAccount {
   type?: string;
 }
 
+/** The internal user for a GitHub account, and the pseudonym audit events name them by. */
+export interface GithubUser {
+  id: string;
+  auditPseudonym: string;
+}
+
 /**
- * The internal user for a GitHub account, created on first sight. Audit events and approvals refer
- * to this id, never to the login, so erasing the person later leaves the audit chain intact.
+ * The internal user for a GitHub account, created on first sight. Rules about people (who asked,
+ * who approved) are decided on the GitHub account id; audit events name the person by pseudonym.
  */
-export async function ensureGithubUser(db: Db, account: GithubAccount): Promise<string> {
+export async function ensureGithubUser(db: Db, account: GithubAccount): Promise<GithubUser> {
   const githubId = BigInt(account.id);
   const isBot = account.type === "Bot";
-  const user = await db.user.upsert({
+  return db.user.upsert({
     where: { githubId },
     create: { githubId, login: account.login, isBot },
     update: { login: account.login, isBot },
-    select: { id: true },
+    select: { id: true, auditPseudonym: true },
   });
-  return user.id;
 }

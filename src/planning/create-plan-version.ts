@@ -29,7 +29,14 @@ export async function createPlanVersion(context: CommandContext, options: { feed
     const stateBefore = (await db.task.findUniqueOrThrow({ where: { id: task.id }, select: { state: true } })).state;
     await db.task.update({
       where: { id: task.id },
-      data: { state: "planning", ...(task.requesterId ? {} : { requesterId: context.actor.userId }) },
+      // The first to ask is the requester for good: decided on the GitHub account, which stays when
+      // their web account is deleted (requesterId is then null, requesterGithubId is not).
+      data: {
+        state: "planning",
+        ...(task.requesterGithubId !== null
+          ? {}
+          : { requesterId: context.actor.userId, requesterGithubId: context.actor.githubId }),
+      },
     });
     await context.refresh();
 
@@ -112,6 +119,7 @@ export async function createPlanVersion(context: CommandContext, options: { feed
           outputTokens: result.usage?.output ?? null,
           contextReport: { ...planningContext.report, tokenCount: planningContext.tokenCount } as object,
           createdById: context.actor.userId,
+          createdByGithubId: context.actor.githubId,
           requestKey: context.deliveryId,
         },
       });

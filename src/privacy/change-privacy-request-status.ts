@@ -4,8 +4,8 @@ import { isPrivacyRequestStatus, PRIVACY_REQUEST_TRANSITIONS, type PrivacyReques
 
 export interface ChangePrivacyRequestStatusInput {
   requestId: string;
-  /** The operator making the change. */
-  actorId: string;
+  /** The operator making the change, by audit pseudonym. */
+  actorPseudonym: string;
   to: PrivacyRequestStatus;
   note: string | null;
 }
@@ -43,7 +43,7 @@ export async function changePrivacyRequestStatus(
   await appendAuditEvent(
     db,
     {
-      actorId: input.actorId,
+      actorPseudonym: input.actorPseudonym,
       action: "privacy_request.status_changed",
       target: `privacy_request:${input.requestId}`,
       data: { from, to: input.to },

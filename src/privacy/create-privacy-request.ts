@@ -3,7 +3,7 @@ import type { Db } from "../db/create-database.ts";
 import type { PrivacyRequestKind } from "./privacy-requests.ts";
 
 export interface CreatePrivacyRequestInput {
-  userId: string;
+  person: { id: string; auditPseudonym: string };
   kind: PrivacyRequestKind;
   details: string;
 }
@@ -15,14 +15,14 @@ export async function createPrivacyRequest(
   now: () => Date,
 ): Promise<{ id: string }> {
   const request = await db.privacyRequest.create({
-    data: { userId: input.userId, kind: input.kind, details: input.details },
+    data: { userId: input.person.id, kind: input.kind, details: input.details },
     select: { id: true },
   });
   // The details are personal; the audit trail records only that a request of this kind exists.
   await appendAuditEvent(
     db,
     {
-      actorId: input.userId,
+      actorPseudonym: input.person.auditPseudonym,
       action: "privacy_request.created",
       target: `privacy_request:${request.id}`,
       data: { kind: input.kind },

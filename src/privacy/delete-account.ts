@@ -25,13 +25,20 @@ export interface DeleteAccountResult {
 }
 
 /**
- * Erases a person: their stored tokens are revoked at the provider where possible, then the User row
- * is deleted, which cascades to identities (and their tokens), memberships and privacy requests,
- * while tasks and approvals keep a null person. Audit events name people by internal id only, so the
- * chain stays valid. The deletion is one statement (the cascades run inside it), so it happens whole
- * or not at all; its audit event is appended right after.
+ * Erases a person: their stored tokens are revoked at the provider where possible, then, in one
+ * transaction, every row that still names them is cut loose and the User row is deleted. Deleting it
+ * cascades to identities (and their tokens), memberships, web sessions and privacy requests.
+ *
+ * What keeps the audit chain valid yet unlinkable: events name people by `auditPseudonym`, a random
+ * value held only on the User row, so deleting the row destroys the only map from events to the person
+ * (crypto-shredding without the crypto: the "key" is the row). Internal ids are nulled wherever they
+ * were kept (tasks, plan versions, approvals, runs). GitHub account ids stay only on work still
+ * awaiting approval, where the approval rules need them (the requester cannot approve their own
+ * plan; one account counts once); `forgetDeletedPeople` clears them once that work is decided.
  */
 export async function deleteAccount(db: Db, options: DeleteAccountOptions): Promise<DeleteAccountResult | undefined> {
+  const person = await db.user.findUnique({ where: { id: options.userId }, select: { auditPseudonym: true } });
+  if (!person) return undefined;
   const identities = await db.identity.findMany({
     where: { userId: options.userId },
     select: { id: true, provider: true, accessToken: true, refreshToken: true, expiresAt: true },
@@ -42,12 +49,59 @@ export async function deleteAccount(db: Db, options: DeleteAccountOptions): Prom
     revoked: outcomes.filter((outcome) => outcome === "revoked").length,
     revocationFailed: outcomes.filter((outcome) => outcome === "failed").length,
   };
-  const deleted = await db.user.deleteMany({ where: { id: options.userId } });
+  const userId = options.userId;
+  const deleted = await db.$transaction(async (tx) => {
+    // GitHub ids first, while the internal id still says whose rows these are.
+    await tx.approval.updateMany({
+      where: { approverId: userId, planVersion: { status: { not: "awaiting_approval" } } },
+      data: { approverGithubId: null },
+    });
+    await tx.planVersion.updateMany({
+      where: { createdById: userId, status: { not: "awaiting_approval" } },
+      data: { createdByGithubId: null },
+    });
+    await tx.task.updateMany({
+      where: { requesterId: userId, state: { in: [...DECIDED_TASK_STATES] } },
+      data: { requesterGithubId: null },
+    });
+    await tx.planVersion.updateMany({ where: { createdById: userId }, data: { createdById: null } });
+    await tx.run.updateMany({ where: { requestedById: userId }, data: { requestedById: null } });
+    return tx.user.deleteMany({ where: { id: userId } });
+  });
   if (deleted.count === 0) return undefined;
+  // Named by the pseudonym that was just destroyed: the event says an account was deleted, not whose.
   await appendAuditEvent(
     db,
-    { actorId: options.userId, action: "account.deleted", target: `user:${options.userId}`, data: { ...result } },
+    { actorPseudonym: person.auditPseudonym, action: "account.deleted", data: { ...result } },
     { now: options.now },
   );
   return result;
+}
+
+/** Task states after which nobody approves anything more on the task. */
+const DECIDED_TASK_STATES = ["done", "rejected", "cancelled"] as const;
+
+/**
+ * Clears the GitHub account ids that deletion had to keep on work awaiting approval, once that work
+ * is decided: rows with no person attached any more (their internal id was nulled by deletion).
+ * Returns how many rows it cleared.
+ */
+export async function forgetDeletedPeople(db: Db): Promise<number> {
+  const approvals = await db.approval.updateMany({
+    where: {
+      approverId: null,
+      approverGithubId: { not: null },
+      planVersion: { status: { not: "awaiting_approval" } },
+    },
+    data: { approverGithubId: null },
+  });
+  const versions = await db.planVersion.updateMany({
+    where: { createdById: null, createdByGithubId: { not: null }, status: { not: "awaiting_approval" } },
+    data: { createdByGithubId: null },
+  });
+  const tasks = await db.task.updateMany({
+    where: { requesterId: null, requesterGithubId: { not: null }, state: { in: [...DECIDED_TASK_STATES] } },
+    data: { requesterGithubId: null },
+  });
+  return approvals.count + versions.count + tasks.count;
 }

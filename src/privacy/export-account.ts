@@ -11,6 +11,7 @@ export async function exportAccount(db: Db, userId: string, now: Date): Promise<
     where: { id: userId },
     select: {
       id: true,
+      auditPseudonym: true,
       githubId: true,
       login: true,
       name: true,
@@ -59,7 +60,7 @@ export async function exportAccount(db: Db, userId: string, now: Date): Promise<
   });
   if (!user) return undefined;
   const auditEvents = await db.auditEvent.findMany({
-    where: { actorId: userId },
+    where: { actorId: user.auditPseudonym },
     orderBy: { seq: "asc" },
     select: { seq: true, createdAt: true, workspaceId: true, action: true, target: true, data: true },
   });

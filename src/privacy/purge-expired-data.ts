@@ -1,5 +1,6 @@
 import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import type { Db } from "../db/create-database.ts";
+import { forgetDeletedPeople } from "./delete-account.ts";
 
 export interface PurgeExpiredDataOptions {
   retentionDays: number;
@@ -13,6 +14,8 @@ export interface PurgeResult {
   runEvents: number;
   jobs: number;
   webhookDeliveries: number;
+  /** Rows that kept a deleted person's GitHub account id until the work was decided. */
+  deletedPeopleForgotten: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -54,14 +57,23 @@ export async function purgeExpiredData(db: Db, options: PurgeExpiredDataOptions)
     (ids) => db.webhookDelivery.deleteMany({ where: { id: { in: ids }, ...handledDeliveries } }),
   );
 
-  const result = { cutoff, runEvents, jobs, webhookDeliveries };
-  if (runEvents + jobs + webhookDeliveries > 0) {
+  const deletedPeopleForgotten = await forgetDeletedPeople(db);
+
+  const result = { cutoff, runEvents, jobs, webhookDeliveries, deletedPeopleForgotten };
+  if (runEvents + jobs + webhookDeliveries + deletedPeopleForgotten > 0) {
     await appendAuditEvent(
       db,
       {
         action: "retention.purged",
         target: "retention",
-        data: { retentionDays: options.retentionDays, cutoff, runEvents, jobs, webhookDeliveries },
+        data: {
+          retentionDays: options.retentionDays,
+          cutoff,
+          runEvents,
+          jobs,
+          webhookDeliveries,
+          deletedPeopleForgotten,
+        },
       },
       { now: options.now },
     );

@@ -23,6 +23,7 @@ export interface EnsuredTask {
   isPullRequest: boolean;
   state: string;
   requesterId: string | null;
+  requesterGithubId: bigint | null;
   trackingCommentId: bigint | null;
 }
 
@@ -75,6 +76,7 @@ export async function ensureTask(db: Db, source: TaskSource, requesterId: string
       isPullRequest: true,
       state: true,
       requesterId: true,
+      requesterGithubId: true,
       trackingCommentId: true,
     },
   });

@@ -89,7 +89,7 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: AccountRoutes
       // Which fields changed, never their values: the audit trail holds no personal data.
       await appendAuditEvent(
         db,
-        { actorId: viewer.id, action: "account.updated", target: `user:${viewer.id}`, data: { fields: changed } },
+        { actorPseudonym: viewer.auditPseudonym, action: "account.updated", data: { fields: changed } },
         { now },
       );
     }
@@ -101,11 +101,7 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: AccountRoutes
     const at = now();
     const data = await exportAccount(db, viewer.id, at);
     if (!data) return reply.callNotFound();
-    await appendAuditEvent(
-      db,
-      { actorId: viewer.id, action: "account.exported", target: `user:${viewer.id}` },
-      { now },
-    );
+    await appendAuditEvent(db, { actorPseudonym: viewer.auditPseudonym, action: "account.exported" }, { now });
     return reply
       .header("content-type", "application/json; charset=utf-8")
       .header("content-disposition", `attachment; filename="amistio-data-${at.toISOString().slice(0, 10)}.json"`)

@@ -218,8 +218,12 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
         request.log.warn({ err: failure }, "could not list the person's installations");
       }
     }
+    const { auditPseudonym } = await db.user.findUniqueOrThrow({
+      where: { id: userId },
+      select: { auditPseudonym: true },
+    });
     const audit = (action: string, data: Record<string, unknown>) =>
-      appendAuditEvent(db, { actorId: userId, action, target: `user:${userId}`, data }, { now });
+      appendAuditEvent(db, { actorPseudonym: auditPseudonym, action, data }, { now });
     if (outcome.created) await audit("account.created", { provider });
     if (outcome.linked) await audit("account.identity_linked", { provider });
     if (!pending.linkUserId) await audit("session.signed_in", { provider, workspaces });
@@ -239,7 +243,7 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     if (request.viewer) {
       await appendAuditEvent(
         db,
-        { actorId: request.viewer.id, action: "session.signed_out", target: `user:${request.viewer.id}` },
+        { actorPseudonym: request.viewer.auditPseudonym, action: "session.signed_out" },
         { now },
       );
     }

@@ -87,7 +87,7 @@ export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: Privac
         "/privacy/requests",
       );
     }
-    await createPrivacyRequest(db, { userId: request.viewer!.id, kind, details }, now);
+    await createPrivacyRequest(db, { person: request.viewer!, kind, details }, now);
     return reply.redirect("/privacy/requests#requests", 303);
   });
 
@@ -127,7 +127,12 @@ export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: Privac
       }
       const result = await changePrivacyRequestStatus(
         db,
-        { requestId: request.params.id, actorId: request.viewer!.id, to, note: note === "" ? null : note },
+        {
+          requestId: request.params.id,
+          actorPseudonym: request.viewer!.auditPseudonym,
+          to,
+          note: note === "" ? null : note,
+        },
         now,
       );
       if (!result.ok && result.reason === "not_found") {

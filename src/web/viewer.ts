@@ -1,6 +1,8 @@
 /** The signed-in person, as the pages see them. */
 export interface Viewer {
   id: string;
+  /** How audit events name this person. */
+  auditPseudonym: string;
   login: string | null;
   name: string | null;
   email: string | null;

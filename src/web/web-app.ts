@@ -158,7 +158,7 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
     }
     const user = await db.user.findUnique({
       where: { id: userId },
-      select: { id: true, login: true, name: true, email: true, githubId: true },
+      select: { id: true, auditPseudonym: true, login: true, name: true, email: true, githubId: true },
     });
     if (!user) {
       request.sessionEnded = "account_gone";

@@ -139,7 +139,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     }
     await appendAuditEvent(
       db,
-      { actorId: viewer.id, action: "memberships.refreshed", target: `user:${viewer.id}`, data: { workspaces: count } },
+      { actorPseudonym: viewer.auditPseudonym, action: "memberships.refreshed", data: { workspaces: count } },
       { now },
     );
     return reply.redirect("/workspaces", 303);
@@ -228,17 +228,18 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
       ctx.chain.status(),
     ]);
     const events = rows.slice(0, EVENTS_PER_PAGE);
-    const actorIds = [...new Set(events.map((event) => event.actorId).filter((id): id is string => id !== null))];
+    // Events name people by pseudonym; a pseudonym no User row holds is a deleted person.
+    const pseudonyms = [...new Set(events.map((event) => event.actorId).filter((id): id is string => id !== null))];
     const actors = await db.user.findMany({
-      where: { id: { in: actorIds } },
-      select: { id: true, login: true, name: true },
+      where: { auditPseudonym: { in: pseudonyms } },
+      select: { auditPseudonym: true, login: true, name: true },
     });
     return ctx.page(request, reply, {
       title: `Audit log of ${membership.workspace.accountLogin}`,
       body: auditLogPage({
         workspace: membership.workspace,
         events,
-        actors: new Map(actors.map((actor) => [actor.id, actor])),
+        actors: new Map(actors.map((actor) => [actor.auditPseudonym, actor])),
         chain,
         next: rows.length > EVENTS_PER_PAGE ? events.at(-1)!.seq : undefined,
         paged: before !== undefined,

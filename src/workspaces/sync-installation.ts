@@ -47,10 +47,10 @@ export function syncInstallation(app: Probot, { db }: SyncInstallationOptions): 
     });
     const repositories = "repositories" in context.payload ? (context.payload.repositories ?? []) : [];
     if (action === "created") await addRepositories(db, workspace.id, repositories as RepositoryRef[]);
-    const actorId = await ensureGithubUser(db, sender);
+    const actor = await ensureGithubUser(db, sender);
     await appendAuditEvent(db, {
       workspaceId: workspace.id,
-      actorId,
+      actorPseudonym: actor.auditPseudonym,
       action: `installation.${action}`,
       target: `installation:${installation.id}`,
       data: { status, repositories: repositories.length },
@@ -77,10 +77,10 @@ export function syncInstallation(app: Probot, { db }: SyncInstallationOptions): 
         data: { removedAt: new Date() },
       });
     }
-    const actorId = await ensureGithubUser(db, sender);
+    const actor = await ensureGithubUser(db, sender);
     await appendAuditEvent(db, {
       workspaceId: workspace.id,
-      actorId,
+      actorPseudonym: actor.auditPseudonym,
       action: `repositories.${action}`,
       target: `installation:${installation.id}`,
       data: { added: added.map((r) => r.id), removed: removed.map((r) => r.id) },

@@ -89,7 +89,7 @@ async function seedWorkspace() {
     });
     await appendAuditEvent(db(), {
       workspaceId: workspace.id,
-      actorId: approver.id,
+      actorPseudonym: approver.auditPseudonym,
       action: "approval.granted",
       target: `task:${task.id}`,
     });

@@ -26,7 +26,7 @@ describe.each(PROVIDERS)("audit chain on %s", (provider) => {
     for (let i = 1; i <= count; i++) {
       await appendAuditEvent(db, {
         workspaceId: i % 2 ? "ws-a" : "ws-b",
-        actorId: "user-1",
+        actorPseudonym: "user-1",
         action: "approval.granted",
         target: `plan:${i}`,
         data: { version: i, note: "ok" },
@@ -41,7 +41,7 @@ describe.each(PROVIDERS)("audit chain on %s", (provider) => {
       db,
       {
         workspaceId: "ws-a",
-        actorId: "user-1",
+        actorPseudonym: "user-1",
         action: "installation.created",
         target: "installation:42",
         data: { b: 2, a: [1, "x", null, true], installationId: 12345678901234567890n, when: at, skipped: undefined },

@@ -16,7 +16,7 @@ describe.each(PROVIDERS)("exportAuditEvents on %s", (provider) => {
         database.db,
         {
           workspaceId: i % 3 === 0 ? "ws-other" : "ws-mine",
-          actorId: `user-${i}`,
+          actorPseudonym: `user-${i}`,
           action: "plan.created",
           target: `task:${i}`,
           data: { i, nested: { z: [i], a: "é" } },

@@ -133,7 +133,11 @@ describe.each(PROVIDERS)("privacy on %s", (provider) => {
     const { db } = database;
     const { person, task } = await seedWork(db);
     const { appendAuditEvent } = await import("../../../src/audit/append-audit-event.ts");
-    await appendAuditEvent(db, { actorId: person.id, action: "approval.granted", target: `task:${task.id}` });
+    await appendAuditEvent(db, {
+      actorPseudonym: person.auditPseudonym,
+      action: "approval.granted",
+      target: `task:${task.id}`,
+    });
 
     const exported = await exportAccount(db, person.id, NOW);
     expect(JSON.stringify(exported)).not.toContain("sealed-");

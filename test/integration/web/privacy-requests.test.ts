@@ -33,7 +33,7 @@ describe("privacy requests", () => {
   it("are filed by the signed-in person, validated, and tracked to completion by an operator", async () => {
     const person = new WebClient(amistio.url);
     await person.githubSignIn(github, carol);
-    const carolId = (await db().user.findUniqueOrThrow({ where: { githubId: 6001n } })).id;
+    const carolUser = await db().user.findUniqueOrThrow({ where: { githubId: 6001n } });
 
     const badKind = await person.submit("/privacy/requests", "/privacy/requests", { kind: "sell", details: "x" });
     expect(badKind.status).toBe(400);
@@ -91,7 +91,7 @@ describe("privacy requests", () => {
       orderBy: { seq: "asc" },
     });
     expect(audit.map((event) => [event.action, event.actorId, JSON.parse(event.data)])).toEqual([
-      ["privacy_request.created", carolId, { kind: "restrict" }],
+      ["privacy_request.created", carolUser.auditPseudonym, { kind: "restrict" }],
       ["privacy_request.status_changed", expect.any(String), { from: "open", to: "in_progress" }],
       ["privacy_request.status_changed", expect.any(String), { from: "in_progress", to: "completed" }],
     ]);

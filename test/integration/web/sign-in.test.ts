@@ -87,7 +87,10 @@ describe("sign-in with GitHub", () => {
     const workspaces = await client.page("/workspaces");
     expect(workspaces.status).toBe(200);
     expect(workspaces.html).toContain(">acme</a>");
-    const actions = await db().auditEvent.findMany({ where: { actorId: user.id }, select: { action: true } });
+    const actions = await db().auditEvent.findMany({
+      where: { actorId: user.auditPseudonym },
+      select: { action: true },
+    });
     expect(actions.map((a) => a.action)).toEqual(["account.created", "session.signed_in"]);
   });
 
@@ -295,7 +298,9 @@ describe("workspaces", () => {
       ["bob", "admin"],
       ["globex", "member"],
     ]);
-    const audit = await db().auditEvent.findFirst({ where: { actorId: bobUser.id, action: "memberships.refreshed" } });
+    const audit = await db().auditEvent.findFirst({
+      where: { actorId: bobUser.auditPseudonym, action: "memberships.refreshed" },
+    });
     expect(audit).not.toBeNull();
     github.signInAs(bob);
   });
@@ -317,7 +322,9 @@ describe("account data", () => {
     const user = await db().user.findUniqueOrThrow({ where: { githubId: 5002n } });
     expect(user.name).toBe(name);
     expect(user.email).toBe("bob@example.org");
-    const audit = await db().auditEvent.findMany({ where: { actorId: user.id, action: "account.updated" } });
+    const audit = await db().auditEvent.findMany({
+      where: { actorId: user.auditPseudonym, action: "account.updated" },
+    });
     expect(audit).toHaveLength(1);
     expect(JSON.parse(audit[0]!.data)).toEqual({ fields: ["name", "email"] });
   });
@@ -374,7 +381,9 @@ describe("account data", () => {
     expect(text).not.toMatch(/accessToken|refreshToken|ghu_|ghr_/);
     const identity = await db().identity.findFirstOrThrow({ where: { userId: aliceUser.id } });
     expect(text).not.toContain(identity.accessToken!);
-    expect(await db().auditEvent.count({ where: { actorId: aliceUser.id, action: "account.exported" } })).toBe(1);
+    expect(
+      await db().auditEvent.count({ where: { actorId: aliceUser.auditPseudonym, action: "account.exported" } }),
+    ).toBe(1);
   });
 
   it("deletes the account when the login is typed, revokes the grant, keeps the audit chain, and a new sign-in starts empty", async () => {
@@ -401,8 +410,12 @@ describe("account data", () => {
     expect(task.requesterId).toBeNull();
     expect(await db().approval.count({ where: { approverId: null } })).toBe(1);
     const last = await db().auditEvent.findFirstOrThrow({ orderBy: { seq: "desc" } });
-    expect(last).toMatchObject({ action: "account.deleted", actorId: aliceUser.id });
+    expect(last).toMatchObject({ action: "account.deleted", actorId: aliceUser.auditPseudonym, target: null });
     expect(last.data).not.toContain("alice");
+    // Nothing left maps the pseudonym back to her, and no event names her internal id.
+    expect(await db().user.count({ where: { auditPseudonym: aliceUser.auditPseudonym } })).toBe(0);
+    const trail = JSON.stringify(await db().auditEvent.findMany());
+    expect(trail).not.toContain(aliceUser.id);
     expect(await verifyAuditChain(db())).toMatchObject({ ok: true });
 
     const again = new WebClient(amistio.url);

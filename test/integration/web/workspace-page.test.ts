@@ -52,7 +52,7 @@ describe.each(PROVIDERS)("workspace pages on %s", (provider) => {
       for (let n = 1; n <= 60; n++) {
         await appendAuditEvent(db, {
           workspaceId: workspace.id,
-          actorId: viewer.id,
+          actorPseudonym: viewer.auditPseudonym,
           action: "test.happened",
           data: { n },
         });
