@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { deleteAccount } from "../../../src/privacy/delete-account.ts";
 import { commentPayload, type FakeGithub, fakeGithub } from "../../helpers/fake-github.ts";
 import { startTestAmistio, type TestAmistio } from "../../helpers/test-amistio.ts";
 import { webhookExample } from "../../helpers/webhook-examples.ts";
@@ -96,6 +97,43 @@ describe("plan → revise → approve through comments", () => {
     await say("bob", "/amistio approve");
     expect(await amistio.database.db.approval.count()).toBe(1);
     expect(github.replies().at(-1)!.body).toContain("You already approved v1");
+  });
+
+  // Deleting one's web account nulls the rows that named the person; the rules must still hold.
+  const deleteWebAccount = async (login: string) => {
+    const { db } = amistio.database;
+    const user = await db.user.findFirstOrThrow({ where: { login } });
+    await deleteAccount(db, { userId: user.id, revoke: async () => "nothing_to_revoke", now: () => new Date() });
+  };
+
+  it("does not let the requester approve their own plan after deleting their account", async () => {
+    await start();
+    await say("alice", "/amistio plan");
+    await deleteWebAccount("alice");
+    await say("alice", "/amistio approve");
+    const { db } = amistio.database;
+    expect(github.replies().at(-1)!.body).toContain("your own approval does not count");
+    expect(await db.approval.count()).toBe(0);
+    expect(await db.run.count()).toBe(0);
+    expect((await db.planVersion.findFirstOrThrow()).status).toBe("awaiting_approval");
+    // A new web account came into being for the same GitHub account, and is not the requester either.
+    expect(await db.user.count({ where: { login: "alice" } })).toBe(1);
+  });
+
+  it("counts one GitHub account once per version, even after it deleted its web account", async () => {
+    await start({ settings: "approvals:\n  required: 2\n" });
+    await say("alice", "/amistio plan");
+    await say("bob", "/amistio approve");
+    await deleteWebAccount("bob");
+    await say("bob", "/amistio approve");
+    const { db } = amistio.database;
+    expect(github.replies().at(-1)!.body).toContain("You already approved v1");
+    expect(await db.approval.count()).toBe(1);
+    expect(await db.run.count()).toBe(0);
+    expect(github.tracking()[0]!.body).toContain("Approved: 1/2");
+    // A second person still completes the quorum.
+    await say("carol", "/amistio approve");
+    expect(await db.run.count()).toBe(1);
   });
 
   it("never acts on an edited or deleted comment", async () => {
