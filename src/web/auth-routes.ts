@@ -49,7 +49,15 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     if (!client) {
       return notConfigured(request, reply, provider);
     }
-    const returnTo = safeReturnTo(field(request.query, "returnTo"));
+    const asked = field(request.query, "returnTo");
+    const returnTo = safeReturnTo(asked);
+    if (asked !== undefined && returnTo === undefined) {
+      // Not worth refusing the sign-in over: it goes on, and lands on the default page.
+      request.log.info(
+        { provider, status: "returnTo_refused" },
+        "returnTo is not a local path; using the default page",
+      );
+    }
     const link = field(request.query, "link") === "1";
     if (link && !request.viewer) {
       return fail(
@@ -227,7 +235,8 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     if (outcome.created) await audit("account.created", { provider });
     if (outcome.linked) await audit("account.identity_linked", { provider });
     if (!pending.linkUserId) await audit("session.signed_in", { provider, workspaces });
-    return reply.redirect(pending.returnTo ?? (pending.linkUserId ? "/account" : "/workspaces"), 303);
+    // Checked again on the way out: the cookie is authenticated, but the rule lives here.
+    return reply.redirect(safeReturnTo(pending.returnTo) ?? (pending.linkUserId ? "/account" : "/workspaces"), 303);
   }
 
   for (const provider of ["github", "oidc"] as const) {
