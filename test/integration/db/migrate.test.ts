@@ -153,3 +153,41 @@ describe.each(PROVIDERS)("migrating a %s database of the first release", (provid
     ).rejects.toThrow(/unique/i);
   });
 });
+
+describe.each(PROVIDERS)("first start of several processes together on an empty %s database", (provider: Provider) => {
+  it("4 concurrent migrations, 5 times over, all succeed and apply each migration once", async () => {
+    const failures: unknown[] = [];
+    for (let round = 0; round < 5; round++) {
+      let url: string;
+      let cleanup: () => Promise<void>;
+      if (provider === "sqlite") {
+        const dir = mkdtempSync(join(tmpdir(), "amistio-migrate-race-"));
+        url = `file:${join(dir, "race.db")}`;
+        cleanup = async () => rmSync(dir, { recursive: true, force: true });
+      } else {
+        const name = `amistio_migrate_race_${randomBytes(6).toString("hex")}`;
+        const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+        await admin.connect();
+        await admin.query(`CREATE DATABASE ${name}`);
+        await admin.end();
+        url = POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+        cleanup = async () => {
+          const dropper = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+          await dropper.connect();
+          await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          await dropper.end();
+        };
+      }
+      try {
+        const results = await Promise.allSettled(Array.from({ length: 4 }, () => migrate(databaseTarget(url))));
+        for (const result of results) if (result.status === "rejected") failures.push(result.reason);
+        // Every migration was applied by exactly one of them.
+        const applied = results.flatMap((result) => (result.status === "fulfilled" ? result.value : []));
+        if (failures.length === 0) expect(applied.sort()).toEqual([FIRST_RELEASE, ...LATER_MIGRATIONS]);
+      } finally {
+        await cleanup();
+      }
+    }
+    expect(failures.map(String)).toEqual([]);
+  }, 60_000);
+});
