@@ -45,8 +45,9 @@ export class DispatchPendingError extends Error {
  * (a conditional update only one try wins) before the request, and → dispatched after it. A try
  * that finds the run already `dispatching` does not know whether the earlier request reached
  * GitHub, so it first looks for a workflow run whose title carries the run id; only when none has
- * appeared `DISPATCH_GRACE_MS` after the earlier try does it dispatch again. An HTTP error answer
- * means nothing was started, so the run goes back to `queued` for the next try.
+ * appeared `DISPATCH_GRACE_MS` after the earlier try does it dispatch again. A 4xx answer means
+ * nothing was started, so the run goes back to `queued` for the next try; after a 5xx it stays
+ * `dispatching`, since GitHub may have started the run before failing to answer.
  */
 export function dispatchRunJob(services: RunServices): JobHandler {
   const dispatchWorkflow = createWorkflowDispatcher();
@@ -128,7 +129,13 @@ async function dispatchOnce(input: DispatchInput): Promise<void> {
     const found =
       record.workflowRunId !== null
         ? { id: Number(record.workflowRunId), htmlUrl: record.htmlUrl ?? "", attempt: record.workflowRunAttempt ?? 1 }
-        : await findDispatchedRun(octokit, { owner, repo, workflow, runId: record.id, since: record.createdAt });
+        : await findDispatchedRun(octokit, {
+            owner,
+            repo,
+            workflow,
+            runId: record.id,
+            expected: { workflowPath: record.workflowPath, ref: record.ref, createdAt: record.createdAt },
+          });
     if (found) {
       log.info({ workflowRunId: found.id }, "an earlier try's dispatch went through; not dispatching again");
       await markDispatched(
@@ -177,8 +184,10 @@ async function dispatchOnce(input: DispatchInput): Promise<void> {
     });
   } catch (error) {
     const status = (error as { status?: number }).status;
-    // GitHub answered: nothing was started, so the next try may dispatch without looking first.
-    if (status !== undefined) {
+    // A 4xx is a refusal: nothing was started, so the next try may dispatch without looking first.
+    // A 5xx or no answer at all leaves it unknown (GitHub may have created the run and then failed
+    // to answer): the run stays `dispatching`, so the next try looks for the titled run first.
+    if (status !== undefined && status < 500) {
       await db.run.updateMany({ where: { id: record.id, status: "dispatching" }, data: { status: "queued" } });
     }
     if (status === undefined || isRetryable(error)) throw error;

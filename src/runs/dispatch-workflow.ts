@@ -1,3 +1,4 @@
+import { CLOCK_SKEW_MS, type DispatchedRunExpectation, dispatchMismatch, headBranchOf } from "./dispatched-ref.ts";
 import type { Octokit } from "./run-services.ts";
 
 export interface DispatchRequest {
@@ -16,6 +17,13 @@ export interface DispatchedWorkflowRun {
 }
 
 const DISPATCH = "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches";
+
+/**
+ * The dispatch is not idempotent on GitHub's side: a 5xx may come after the run was created. So the
+ * library never repeats it (@octokit/plugin-retry reads `request.retries`); the dispatch job decides,
+ * and looks for the titled run before sending again.
+ */
+const NO_LIBRARY_RETRY = { request: { retries: 0 } };
 
 /**
  * Dispatches a workflow, asking for the new run's id (`return_run_details`, github.com answers 200).
@@ -38,18 +46,18 @@ export function createWorkflowDispatcher() {
     if (!withoutRunDetails.has(server)) {
       try {
         // Probot's bundled route types predate the field, hence the plain request.
-        const response = await octokit.request(DISPATCH, { ...params, return_run_details: true });
+        const response = await octokit.request(DISPATCH, { ...params, return_run_details: true, ...NO_LIBRARY_RETRY });
         const data = (response.data ?? {}) as { workflow_run_id?: number; html_url?: string };
         return { workflowRunId: data.workflow_run_id ?? null, htmlUrl: data.html_url ?? null };
       } catch (error) {
         const status = (error as { status?: number }).status;
         if (status !== 400 && status !== 422) throw error;
       }
-      await octokit.request(DISPATCH, params);
+      await octokit.request(DISPATCH, { ...params, ...NO_LIBRARY_RETRY });
       withoutRunDetails.add(server);
       return { workflowRunId: null, htmlUrl: null };
     }
-    await octokit.request(DISPATCH, params);
+    await octokit.request(DISPATCH, { ...params, ...NO_LIBRARY_RETRY });
     return { workflowRunId: null, htmlUrl: null };
   };
 }
@@ -73,18 +81,28 @@ export function runIdFromTitle(title: string | null | undefined): string | null 
  */
 export async function findDispatchedRun(
   octokit: Octokit,
-  input: { owner: string; repo: string; workflow: string; runId: string; since: Date },
+  input: { owner: string; repo: string; workflow: string; runId: string; expected: DispatchedRunExpectation },
 ): Promise<{ id: number; htmlUrl: string; attempt: number } | null> {
-  // A minute of slack for clock skew between Amistio and GitHub.
-  const since = new Date(input.since.getTime() - 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const { expected } = input;
+  const since = new Date(expected.createdAt.getTime() - CLOCK_SKEW_MS).toISOString().replace(/\.\d{3}Z$/, "Z");
   const { data } = await octokit.request("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", {
     owner: input.owner,
     repo: input.repo,
     workflow_id: input.workflow,
     event: "workflow_dispatch",
+    ...(expected.ref ? { branch: headBranchOf(expected.ref) } : {}),
     created: `>=${since}`,
     per_page: 100,
   });
-  const found = data.workflow_runs.find((run) => runIdFromTitle(run.display_title) === input.runId);
+  const found = data.workflow_runs.find(
+    (run) =>
+      runIdFromTitle(run.display_title) === input.runId &&
+      dispatchMismatch(expected, {
+        path: run.path,
+        event: run.event,
+        headBranch: run.head_branch,
+        createdAt: run.created_at,
+      }) === null,
+  );
   return found ? { id: Number(found.id), htmlUrl: found.html_url, attempt: Number(found.run_attempt ?? 1) } : null;
 }

@@ -4,6 +4,7 @@ import { postComment } from "../github/post-comment.ts";
 import { onEvent } from "../webhooks/on-event.ts";
 import { auditRun } from "./audit-run.ts";
 import { runIdFromTitle } from "./dispatch-workflow.ts";
+import { dispatchMismatch, type WorkflowRunFacts } from "./dispatched-ref.ts";
 import { loadRepoSettings } from "./load-repo-settings.ts";
 import { cancelOrphan } from "./mark-dispatched.ts";
 import { publishRun } from "./publish-run.ts";
@@ -12,13 +13,11 @@ import { loadRunRecord, type RunRecord, repoOf } from "./run-record.ts";
 import type { Octokit, RunServices } from "./run-services.ts";
 import { isTerminal, type RunStatus, statusesBefore } from "./run-status.ts";
 
-interface WorkflowRunFacts {
+interface WorkflowRunEvent extends WorkflowRunFacts {
   repositoryId: number;
   workflowRunId: number;
   attempt: number;
   title: string | null | undefined;
-  path: string;
-  event: string;
   htmlUrl: string;
 }
 
@@ -56,6 +55,8 @@ export function followWorkflowRuns(app: Probot, services: RunServices): void {
       title: (workflowRun as { display_title?: string }).display_title,
       path: workflowRun.path,
       event: workflowRun.event,
+      headBranch: workflowRun.head_branch,
+      createdAt: workflowRun.created_at,
       htmlUrl: workflowRun.html_url,
     });
     if (!record || !sameAttempt(record, workflowRun.run_attempt ?? 1, context.log)) return;
@@ -175,13 +176,13 @@ async function applyChange(
 /**
  * The Amistio run a workflow run belongs to: by its id once known, else by the run id in its title
  * (`run-name`), for a dispatch GitHub did not answer with the id (Enterprise Server). A title alone
- * is not trusted: the workflow file, the event and the repository must match the dispatched run.
+ * is not trusted: the repository, workflow file, event, ref and creation time must match the dispatch.
  */
 async function findRun(
   services: RunServices,
   octokit: Octokit,
   log: Logger,
-  facts: WorkflowRunFacts,
+  facts: WorkflowRunEvent,
 ): Promise<RunRecord | null> {
   const { db } = services;
   const known = await db.run.findFirst({ where: { workflowRunId: BigInt(facts.workflowRunId) }, select: { id: true } });
@@ -190,12 +191,15 @@ async function findRun(
   const runId = runIdFromTitle(facts.title);
   if (!runId) return null;
   const record = await loadRunRecord(db, runId);
-  if (
-    !record ||
-    record.workflowRunId !== null ||
-    record.task.repository.githubId !== BigInt(facts.repositoryId) ||
-    record.workflowPath !== facts.path
-  ) {
+  if (!record || record.workflowRunId !== null || record.task.repository.githubId !== BigInt(facts.repositoryId)) {
+    return null;
+  }
+  const mismatch = dispatchMismatch(record, facts);
+  if (mismatch) {
+    log.warn(
+      { runId: record.id, workflowRunId: facts.workflowRunId, mismatch },
+      "a workflow run titled for a run is not its dispatch",
+    );
     return null;
   }
   if (isTerminal(record.status)) {
@@ -250,6 +254,8 @@ async function findRunOfJob(
     title: data.display_title,
     path: data.path,
     event: data.event,
+    headBranch: data.head_branch,
+    createdAt: data.created_at,
     htmlUrl: data.html_url,
   });
 }

@@ -6,6 +6,7 @@ import { approvalProblem } from "./approval-problem.ts";
 import { auditRun } from "./audit-run.ts";
 import { baseBranchFor } from "./base-branch.ts";
 import { runIdFromTitle } from "./dispatch-workflow.ts";
+import { dispatchMismatch, qualifiedRefs, workflowRefMatches } from "./dispatched-ref.ts";
 import { loadRepoSettings } from "./load-repo-settings.ts";
 import { recordRunnerResult } from "./record-runner-result.ts";
 import { loadRunRecord, type RunRecord, repoOf, runBranch } from "./run-record.ts";
@@ -87,18 +88,24 @@ export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions)
     ) {
       throw new Refusal(403, "the token was issued to a workflow of another repository", "other_repository");
     }
-    const workflowPrefix = `${claims.repository}/${record.workflowPath ?? ""}@`.toLowerCase();
-    if (claims.eventName !== "workflow_dispatch" || !claims.workflowRef.toLowerCase().startsWith(workflowPrefix)) {
+    // The workflow file and the ref Amistio dispatched: a copy of the workflow on another branch
+    // (whose run-name can carry this run's title) gets no plan.
+    const expected = { repository: claims.repository, workflowPath: record.workflowPath, ref: record.ref };
+    if (
+      claims.eventName !== "workflow_dispatch" ||
+      !workflowRefMatches(claims.workflowRef, expected) ||
+      (claims.ref !== null && !qualifiedRefs(record.ref ?? "").includes(claims.ref))
+    ) {
       throw new Refusal(
         403,
         "the token was issued to another workflow than the one Amistio dispatched",
         "other_workflow",
       );
     }
-    if (isTerminal(record.status)) throw new Refusal(409, `the run has ended (${record.status})`, "run_ended");
-    if (record.status === "queued") throw new Refusal(409, "the run has not been dispatched", "not_dispatched");
-    if (record.workflowRunId === null) await correlate(record, claims);
-    else if (record.workflowRunId.toString() !== claims.runId) {
+    // The token's binding to this run is checked before the run's state, so a token of another run
+    // learns nothing about this one (not even that it has ended).
+    const matched = record.workflowRunId === null ? await matchTitle(record, claims) : null;
+    if (record.workflowRunId !== null && record.workflowRunId.toString() !== claims.runId) {
       throw new Refusal(403, "the token was issued to another workflow run", "other_run");
     }
     if (
@@ -108,24 +115,36 @@ export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions)
     ) {
       throw new Refusal(403, "the token was issued to another attempt of the workflow run", "other_attempt");
     }
+    if (isTerminal(record.status)) throw new Refusal(409, `the run has ended (${record.status})`, "run_ended");
+    if (record.status === "queued") throw new Refusal(409, "the run has not been dispatched", "not_dispatched");
+    if (matched) {
+      await db.run.updateMany({
+        where: { id: record.id, workflowRunId: null },
+        data: { workflowRunId: BigInt(claims.runId), workflowRunAttempt: matched.attempt, htmlUrl: matched.htmlUrl },
+      });
+    }
   }
 
-  /** A dispatch GitHub answered without the run id: the token's run must carry this run's title. */
-  async function correlate(record: RunRecord, claims: RunnerClaims): Promise<void> {
+  /**
+   * A dispatch GitHub answered without the run id: the token's run must carry this run's title. Only
+   * reads; `checkClaims` stores the match once the run's state allows the call.
+   */
+  async function matchTitle(record: RunRecord, claims: RunnerClaims): Promise<{ attempt: number; htmlUrl: string }> {
     const octokit = await services.octokitFor(record.task.workspace.installationId);
     const { owner, repo } = repoOf(record);
     const { data } = await octokit.rest.actions.getWorkflowRun({ owner, repo, run_id: Number(claims.runId) });
     if (
       runIdFromTitle(data.display_title) !== record.id ||
-      data.path !== record.workflowPath ||
-      data.event !== "workflow_dispatch"
+      dispatchMismatch(record, {
+        path: data.path,
+        event: data.event,
+        headBranch: data.head_branch,
+        createdAt: data.created_at,
+      }) !== null
     ) {
       throw new Refusal(403, "the token was issued to another workflow run", "other_run");
     }
-    await db.run.updateMany({
-      where: { id: record.id, workflowRunId: null },
-      data: { workflowRunId: BigInt(claims.runId), workflowRunAttempt: data.run_attempt ?? 1, htmlUrl: data.html_url },
-    });
+    return { attempt: data.run_attempt ?? 1, htmlUrl: data.html_url };
   }
 
   async function recordRefusal(record: RunRecord, refusal: Refusal): Promise<void> {

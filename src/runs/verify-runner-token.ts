@@ -13,6 +13,8 @@ export interface RunnerClaims {
   runAttempt: string | null;
   /** `owner/repo/.github/workflows/file.yml@refs/heads/main` */
   workflowRef: string;
+  /** The ref the run is on, e.g. `refs/heads/main`; null when the issuer leaves it out. */
+  ref: string | null;
   eventName: string;
   runnerEnvironment: string | null;
 }
@@ -74,6 +76,7 @@ export function createRunnerTokenVerifier(options: RunnerTokenVerifierOptions) {
       runId,
       runAttempt: text("run_attempt"),
       workflowRef,
+      ref: text("ref"),
       eventName,
       runnerEnvironment: text("runner_environment"),
     };

@@ -1,5 +1,8 @@
+import nock from "nock";
+import { ProbotOctokit } from "probot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DISPATCH_RUN_JOB, dispatchRunJob } from "../../../src/runs/dispatch-run-job.ts";
+import { createWorkflowDispatcher } from "../../../src/runs/dispatch-workflow.ts";
 import { QUEUED_RUN_CHECK_JOB } from "../../../src/runs/queued-run-check-job.ts";
 import { seedRun } from "../../fixtures/runner/seed-run.ts";
 import { commentPayload } from "../../helpers/fake-github.ts";
@@ -9,6 +12,18 @@ import { BASE, PUBLIC_URL, type RunsHarness, startRunsHarness, workflowRunPayloa
 const DISPATCH = `${BASE}/actions/workflows/amistio.yml/dispatches`;
 const RUNS = `${BASE}/actions/workflows/amistio.yml/runs`;
 const SETTINGS = "runner:\n  labels: [self-hosted, linux]\n  queuedTimeoutMinutes: 20\n";
+
+/** A run as the workflow's run list shows it. */
+const listedRun = (input: { id: number; title: string; headBranch?: string }) => ({
+  id: input.id,
+  display_title: input.title,
+  path: ".github/workflows/amistio.yml",
+  event: "workflow_dispatch",
+  head_branch: input.headBranch ?? "main",
+  created_at: new Date().toISOString(),
+  html_url: `https://x/${input.id}`,
+  run_attempt: 1,
+});
 
 const jobContext = (attempt: number) => ({
   id: "test-job",
@@ -107,14 +122,17 @@ describe("dispatching approved runs", () => {
     h.gh.reply("GET", RUNS, (path) => {
       const query = new URL(path, "http://x").searchParams;
       expect(query.get("event")).toBe("workflow_dispatch");
+      expect(query.get("branch")).toBe("main");
       expect(query.get("created")).toMatch(/^>=\d{4}-/);
       return [
         200,
         {
-          total_count: 2,
+          total_count: 3,
           workflow_runs: [
-            { id: 1, display_title: "Amistio run someotherrun0000000000", html_url: "x", run_attempt: 1 },
-            { id: 9003, display_title: `Amistio run ${seeded.runId}`, html_url: "https://x/9003", run_attempt: 1 },
+            listedRun({ id: 1, title: "Amistio run someotherrun0000000000" }),
+            // The title copied into a run of the workflow on another branch does not count.
+            listedRun({ id: 2, title: `Amistio run ${seeded.runId}`, headBranch: "evil" }),
+            listedRun({ id: 9003, title: `Amistio run ${seeded.runId}` }),
           ],
         },
       ];
@@ -124,6 +142,55 @@ describe("dispatching approved runs", () => {
     expect(await db.run.findUniqueOrThrow({ where: { id: seeded.runId } })).toMatchObject({
       status: "dispatched",
       workflowRunId: 9003n,
+    });
+  });
+
+  it("a 502 after GitHub created the run: the next try finds it, and one workflow run exists", async () => {
+    const { db } = h.amistio.database;
+    const before = dispatchRequests().length;
+    const seeded = await seedRun(db);
+    h.gh.reply("POST", DISPATCH, [502, { message: "Bad Gateway" }]);
+    await expect(dispatchRunJob(h.services)({ runId: seeded.runId }, jobContext(1))).rejects.toMatchObject({
+      status: 502,
+    });
+    // The outcome is unknown: the run stays dispatching, so the next try looks before sending.
+    expect((await db.run.findUniqueOrThrow({ where: { id: seeded.runId } })).status).toBe("dispatching");
+    h.gh.reply("GET", RUNS, [
+      200,
+      { total_count: 1, workflow_runs: [listedRun({ id: 9010, title: `Amistio run ${seeded.runId}` })] },
+    ]);
+    await dispatchRunJob(h.services)({ runId: seeded.runId }, jobContext(2));
+    expect(dispatchRequests().length - before).toBe(1);
+    expect(await db.run.findUniqueOrThrow({ where: { id: seeded.runId } })).toMatchObject({
+      status: "dispatched",
+      workflowRunId: 9010n,
+    });
+  });
+
+  it("the dispatch request is never repeated by Octokit's own retry", async () => {
+    // Probot's Octokit with its retry plugin on (the harness turns it off), against a server of its own.
+    const baseUrl = "https://retry-check.test/api/v3";
+    const octokit = new (ProbotOctokit.defaults({ retry: { retryAfterBaseValue: 1 }, throttle: { enabled: false } }))({
+      auth: "test",
+      baseUrl,
+    });
+    let posts = 0;
+    const scope = nock(baseUrl)
+      .post("/repos/o/r/actions/workflows/amistio.yml/dispatches")
+      .times(4)
+      .reply(() => {
+        posts++;
+        return [502, { message: "Bad Gateway" }];
+      });
+    await expect(
+      createWorkflowDispatcher()(octokit, { owner: "o", repo: "r", workflow: "amistio.yml", ref: "main", inputs: {} }),
+    ).rejects.toMatchObject({ status: 502 });
+    expect(posts).toBe(1);
+    scope.persist(false);
+    nock.removeInterceptor({
+      hostname: "retry-check.test",
+      method: "POST",
+      path: "/api/v3/repos/o/r/actions/workflows/amistio.yml/dispatches",
     });
   });
 
@@ -166,6 +233,13 @@ describe("dispatching approved runs", () => {
       workflowRunPayload({ ...other, id: 7001, path: ".github/workflows/ci.yml" }),
     );
     await h.amistio.deliver("workflow_run", workflowRunPayload({ ...other, id: 7002, event: "push" }));
+    // Nor the same file run on another branch (where anyone who can push may edit it), nor a run
+    // created before this Amistio run existed.
+    await h.amistio.deliver("workflow_run", workflowRunPayload({ ...other, id: 7004, headBranch: "evil" }));
+    await h.amistio.deliver(
+      "workflow_run",
+      workflowRunPayload({ ...other, id: 7005, createdAt: new Date(Date.now() - 3_600_000) }),
+    );
     await h.amistio.deliver("workflow_run", workflowRunPayload({ ...other, id: 7003 }));
     await h.settle();
     expect(await db.run.findUniqueOrThrow({ where: { id: seeded.runId } })).toMatchObject({
@@ -228,7 +302,10 @@ describe("dispatching approved runs", () => {
     await expect(dispatchRunJob(h.services)({ runId: seeded.runId }, jobContext(1))).rejects.toMatchObject({
       status: 502,
     });
-    expect((await db.run.findUniqueOrThrow({ where: { id: seeded.runId } })).status).toBe("queued");
+    expect((await db.run.findUniqueOrThrow({ where: { id: seeded.runId } })).status).toBe("dispatching");
+    // Nothing showed up in the runs list within the grace period: the next try sends again.
+    await db.run.update({ where: { id: seeded.runId }, data: { updatedAt: new Date(Date.now() - 60_000) } });
+    h.gh.reply("GET", RUNS, [200, { total_count: 0, workflow_runs: [] }]);
     h.gh.reply("POST", DISPATCH, [403, { message: "API rate limit exceeded" }, { "x-ratelimit-remaining": "0" }]);
     await expect(dispatchRunJob(h.services)({ runId: seeded.runId }, jobContext(2))).rejects.toMatchObject({
       status: 403,

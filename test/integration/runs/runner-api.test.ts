@@ -24,6 +24,23 @@ describe("the runner API: OIDC-authenticated, bound to the dispatched run", () =
     });
     return { status: response.status, body: (await response.json()) as { error?: string; [key: string]: unknown } };
   };
+  /** A workflow run as `GET /actions/runs/{id}` answers, for the dispatched workflow on main. */
+  const workflowRun = (input: {
+    id: number;
+    title: string;
+    headBranch?: string;
+    createdAt?: Date;
+    htmlUrl?: string;
+  }) => ({
+    id: input.id,
+    display_title: input.title,
+    path: WORKFLOW,
+    event: "workflow_dispatch",
+    head_branch: input.headBranch ?? "main",
+    created_at: (input.createdAt ?? new Date()).toISOString(),
+    run_attempt: 1,
+    html_url: input.htmlUrl ?? "x",
+  });
   const refusals = (runId: string) => h.amistio.database.db.runEvent.findMany({ where: { runId, kind: "refused" } });
 
   it("a valid token gets the approved plan, and the run is in progress", async () => {
@@ -84,6 +101,20 @@ describe("the runner API: OIDC-authenticated, bound to the dispatched run", () =
     expect((await h.amistio.database.db.run.findUniqueOrThrow({ where: { id: s.runId } })).status).toBe("dispatched");
     // Refusals of genuine tokens are recorded on the run; an unverifiable token is only logged.
     expect((await refusals(s.runId)).length).toBe(status === 403 ? 1 : 0);
+  });
+
+  it("a token of another workflow run is refused 403 before the run's state is told (an ended run says nothing)", async () => {
+    for (const status of ["completed", "cancelled", "queued"]) {
+      const s = await dispatched({ status });
+      const other = await call(s.runId, "events", await h.issuer.mint({ ...s.claims, run_id: "1" }), { events: [] });
+      expect(other, status).toMatchObject({ status: 403, body: { code: "other_run" } });
+      expect(JSON.stringify(other.body), status).not.toMatch(/ended|dispatched|completed|cancelled|queued/);
+      const otherAttempt = await call(s.runId, "events", await h.issuer.mint({ ...s.claims, run_attempt: "7" }));
+      expect(otherAttempt, status).toMatchObject({ status: 403, body: { code: "other_attempt" } });
+      // The run's own token still hears why it is refused.
+      const own = await call(s.runId, "events", await h.issuer.mint(s.claims), { events: [] });
+      expect(own.status, status).toBe(409);
+    }
   });
 
   it("streams redacted progress, takes one result, and refuses a replayed token after the run ended", async () => {
@@ -163,14 +194,7 @@ describe("the runner API: OIDC-authenticated, bound to the dispatched run", () =
     const s = await dispatched({ workflowRunId: null, workflowRunAttempt: null });
     h.gh.reply("GET", `${BASE}/actions/runs/${s.workflowRunId}`, [
       200,
-      {
-        id: s.workflowRunId,
-        display_title: `Amistio run ${s.runId}`,
-        path: WORKFLOW,
-        event: "workflow_dispatch",
-        run_attempt: 1,
-        html_url: "https://ghe/x",
-      },
+      workflowRun({ id: s.workflowRunId, title: `Amistio run ${s.runId}`, htmlUrl: "https://ghe/x" }),
     ]);
     expect((await call(s.runId, "start", await h.issuer.mint(s.claims))).status).toBe(200);
     expect(await h.amistio.database.db.run.findUniqueOrThrow({ where: { id: s.runId } })).toMatchObject({
@@ -180,16 +204,43 @@ describe("the runner API: OIDC-authenticated, bound to the dispatched run", () =
     const other = await dispatched({ workflowRunId: null });
     h.gh.reply("GET", `${BASE}/actions/runs/${other.workflowRunId}`, [
       200,
-      {
-        id: other.workflowRunId,
-        display_title: "Amistio run somebodyelse00000000000",
-        path: WORKFLOW,
-        event: "workflow_dispatch",
-        run_attempt: 1,
-        html_url: "x",
-      },
+      workflowRun({ id: other.workflowRunId, title: "Amistio run somebodyelse00000000000" }),
     ]);
     expect((await call(other.runId, "start", await h.issuer.mint(other.claims))).status).toBe(403);
+  });
+
+  it("Enterprise Server: the workflow copied to another branch with this run's title gets no plan, and the real runner still does", async () => {
+    const s = await dispatched({ workflowRunId: null, workflowRunAttempt: null });
+    const { db } = h.amistio.database;
+    // Its token names the branch's copy of the workflow file.
+    const onBranch = {
+      ...s.claims,
+      run_id: "66001",
+      workflow_ref: s.claims.workflow_ref.replace(/@.*/, "@refs/heads/evil"),
+    };
+    const refused = await call(s.runId, "start", await h.issuer.mint(onBranch));
+    expect(refused).toMatchObject({ status: 403, body: { code: "other_workflow" } });
+    expect(refused.body).not.toHaveProperty("plan");
+    // Even a token claiming the default branch's file is matched against the run GitHub reports.
+    h.gh.reply("GET", `${BASE}/actions/runs/66002`, [
+      200,
+      workflowRun({ id: 66002, title: `Amistio run ${s.runId}`, headBranch: "evil" }),
+    ]);
+    const copied = await call(s.runId, "start", await h.issuer.mint({ ...s.claims, run_id: "66002" }));
+    expect(copied).toMatchObject({ status: 403, body: { code: "other_run" } });
+    // A run of the right file and branch created before the Amistio run cannot be its dispatch either.
+    h.gh.reply("GET", `${BASE}/actions/runs/66003`, [
+      200,
+      workflowRun({ id: 66003, title: `Amistio run ${s.runId}`, createdAt: new Date(Date.now() - 3_600_000) }),
+    ]);
+    expect((await call(s.runId, "start", await h.issuer.mint({ ...s.claims, run_id: "66003" }))).status).toBe(403);
+    expect((await db.run.findUniqueOrThrow({ where: { id: s.runId } })).workflowRunId).toBeNull();
+
+    h.gh.reply("GET", `${BASE}/actions/runs/${s.workflowRunId}`, [
+      200,
+      workflowRun({ id: s.workflowRunId, title: `Amistio run ${s.runId}` }),
+    ]);
+    expect((await call(s.runId, "start", await h.issuer.mint(s.claims))).status).toBe(200);
   });
 
   it("a plan no longer approved is not handed out, and the run fails with a comment", async () => {

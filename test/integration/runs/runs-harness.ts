@@ -121,6 +121,8 @@ export function workflowRunPayload(input: {
   path?: string;
   event?: string;
   repositoryId?: number;
+  headBranch?: string;
+  createdAt?: Date;
 }) {
   return {
     action: input.action,
@@ -139,8 +141,9 @@ export function workflowRunPayload(input: {
       status: input.action === "completed" ? "completed" : input.action === "requested" ? "queued" : "in_progress",
       conclusion: input.action === "completed" ? (input.conclusion ?? "success") : null,
       html_url: `https://github.com/${OWNER}/${REPO}/actions/runs/${input.id}`,
-      head_branch: "main",
+      head_branch: input.headBranch ?? "main",
       head_sha: "a".repeat(40),
+      created_at: (input.createdAt ?? new Date()).toISOString(),
       run_started_at: new Date().toISOString(),
     },
   };
