@@ -71,7 +71,7 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     if (!link && request.viewer) return reply.redirect(returnTo ?? "/workspaces", 303);
     let started: Awaited<ReturnType<typeof client.start>>;
     try {
-      started = await client.start(`${ctx.origin(request)}${callbackPath(provider)}`);
+      started = await client.start(`${ctx.origin()}${callbackPath(provider)}`);
     } catch (error) {
       request.log.error({ err: error, provider }, "could not start sign-in");
       return fail(
@@ -184,7 +184,7 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
 
     let verified: Awaited<ReturnType<typeof verify>>;
     try {
-      verified = await verify(provider, new URL(request.url, ctx.origin(request)), pending);
+      verified = await verify(provider, new URL(request.url, ctx.origin()), pending);
     } catch (failure) {
       request.log.warn({ err: failure, provider }, "sign-in was not confirmed");
       const detail = failure instanceof ResponseBodyError ? ` (${failure.error})` : "";

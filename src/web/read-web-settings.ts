@@ -18,8 +18,13 @@ export interface GithubSettings {
 }
 
 export interface WebSettings {
-  /** Where people reach Amistio; without it, links are built from the request's own address. */
+  /** Where people reach Amistio (AMISTIO_PUBLIC_URL). */
   publicUrl: URL | undefined;
+  /**
+   * Where this server listens (HOST, PORT): the base for callback URLs when publicUrl is not set.
+   * Port 0 means "the port the server was given when it started listening".
+   */
+  listen: { host: string; port: number };
   secureCookies: boolean;
   github: GithubSettings | undefined;
   oidc: OidcSettings | undefined;
@@ -81,6 +86,7 @@ export function readWebSettings(env: AppEnv): WebSettings {
   const dataDir = target.provider === "sqlite" && target.file !== ":memory:" ? dirname(target.file) : resolve("data");
   return {
     publicUrl,
+    listen: { host: env.HOST, port: env.PORT },
     secureCookies: publicUrl?.protocol === "https:",
     github,
     oidc,
@@ -90,6 +96,22 @@ export function readWebSettings(env: AppEnv): WebSettings {
     sessionSecret: env.SESSION_SECRET,
     dataDir,
   };
+}
+
+/**
+ * The address callback URLs are built from without AMISTIO_PUBLIC_URL: plain http on the host and port
+ * the server listens on (`localhost` when it listens on every interface). Built from the configuration
+ * only, never from a request's Host header, which whoever sends the request chooses.
+ */
+export function listenOrigin(listen: WebSettings["listen"], boundPort: number | undefined): string {
+  const wildcard = listen.host === "" || listen.host === "0.0.0.0" || listen.host === "::" || listen.host === "[::]";
+  const host = wildcard
+    ? "localhost"
+    : listen.host.includes(":") && !listen.host.startsWith("[")
+      ? `[${listen.host}]`
+      : listen.host;
+  const port = listen.port === 0 ? boundPort : listen.port;
+  return `http://${host}${port === undefined ? "" : `:${port}`}`;
 }
 
 function isLoopback(url: URL): boolean {

@@ -19,7 +19,7 @@ import { homePage } from "./pages/home-page.ts";
 import { messagePage } from "./pages/message-page.ts";
 import { privacyPolicyPage } from "./pages/privacy-policy-page.ts";
 import { privacyRequestRoutes } from "./privacy-request-routes.ts";
-import type { WebSettings } from "./read-web-settings.ts";
+import { listenOrigin, type WebSettings } from "./read-web-settings.ts";
 import type { Viewer } from "./viewer.ts";
 import { webAssets } from "./web-assets.ts";
 import type { WebContext } from "./web-context.ts";
@@ -100,6 +100,18 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
   });
   await app.register(csrfProtection, { sessionPlugin: "@fastify/secure-session" });
 
+  const boundPort = () => {
+    const address = app.server.address();
+    return typeof address === "object" && address !== null ? address.port : undefined;
+  };
+  if (!settings.publicUrl) {
+    const base = listenOrigin(settings.listen, undefined);
+    options.logger.warn(
+      { base: settings.listen.port === 0 ? `${base}:<the port it listens on>` : base },
+      "AMISTIO_PUBLIC_URL is not set: sign-in callback URLs use the address this server listens on (HOST, PORT), never a request's Host header. Set AMISTIO_PUBLIC_URL to the address people use.",
+    );
+  }
+
   const github = settings.github
     ? createGithubSignIn({ settings: settings.github, fetch: options.fetch, now })
     : undefined;
@@ -134,7 +146,7 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
           }).text,
         );
     },
-    origin: (request) => settings.publicUrl?.origin ?? `${request.protocol}://${request.host}`,
+    origin: () => settings.publicUrl?.origin ?? listenOrigin(settings.listen, boundPort()),
   };
 
   app.decorateRequest("viewer", null);

@@ -29,8 +29,11 @@ export interface WebContext {
   chain: AuditChainMonitor;
   /** Sends a full HTML page with the shared layout. */
   page(request: FastifyRequest, reply: FastifyReply, options: PageOptions): FastifyReply;
-  /** Where this server is reached, for callback URLs: AMISTIO_PUBLIC_URL, else the request's own address. */
-  origin(request: FastifyRequest): string;
+  /**
+   * Where this server is reached, for callback URLs: AMISTIO_PUBLIC_URL, else the address it listens
+   * on (HOST, PORT). Never the request's Host header.
+   */
+  origin(): string;
 }
 
 /** A form or query field that must be one string (repeated fields arrive as arrays and are refused). */
