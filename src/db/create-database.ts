@@ -1,7 +1,7 @@
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type BetterSqlite3 from "better-sqlite3";
-import { type DatabaseTarget, databaseTarget, ensureSqliteFolder } from "./database-url.ts";
+import { type DatabaseTarget, databaseTarget, ensurePrivateSqliteFile, ensureSqliteFolder } from "./database-url.ts";
 import { PrismaClient as PostgresClient } from "./generated/postgres/client.ts";
 import { PrismaClient as SqliteClient } from "./generated/sqlite/client.ts";
 import { type HotPathSql, prismaHotPath } from "./hot-path-sql.ts";
@@ -30,6 +30,7 @@ export interface CreateDatabaseOptions {
 export async function createDatabase(options: CreateDatabaseOptions = {}): Promise<Database> {
   const target = databaseTarget(options.url);
   ensureSqliteFolder(target);
+  ensurePrivateSqliteFile(target);
   if (options.migrate !== false) await migrate(target);
   let db: Db;
   let hotPath: HotPathSql;
