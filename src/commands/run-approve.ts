@@ -2,6 +2,8 @@ import { createApprovalPolicy } from "../approvals/approval-policy.ts";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import type { Plan } from "../planning/plan-schema.ts";
+import { planCommentMarker } from "../planning/render-plan-comment.ts";
+import { checkShownPlan, type ShownPlanProblem } from "../planning/shown-plan.ts";
 import { createRun, queueDispatch } from "../runs/start-run.ts";
 import type { CommandRunner } from "./command-context.ts";
 
@@ -31,8 +33,20 @@ export const runApprove: CommandRunner = async (context) => {
   if (current.status === "approved") {
     // A retried delivery may have stopped between approving and queueing: the key makes this a no-op otherwise.
     await dispatchQueuedRun(context, current.id);
+    // The retry of the approval that completed the quorum is not told its own approval came too late.
+    const own = await db.approval.count({ where: { planVersionId: current.id, deliveryId: context.deliveryId } });
+    if (own > 0) return context.refresh();
     return context.reply(`v${current.version} is already approved.`);
   }
+
+  const shown = await checkShownPlan(octokit, {
+    owner,
+    repo,
+    commentId: current.commentId,
+    postedBodyHash: current.postedBodyHash,
+    marker: planCommentMarker(task.id, current.version),
+  });
+  if (shown) return deny(notShown(shown, current.version, prefix), shown);
 
   const plan = current.content as unknown as Plan;
   const policy = createApprovalPolicy({
@@ -96,6 +110,19 @@ export const runApprove: CommandRunner = async (context) => {
   }
   await context.refresh();
 };
+
+/** Why a version that is not shown as Amistio posted it cannot be approved, and what to do. */
+function notShown(problem: ShownPlanProblem, version: number, prefix: string): string {
+  const again = `\`${prefix} plan\` writes and posts a new version.`;
+  switch (problem) {
+    case "not_posted":
+      return `v${version} has not been posted on this issue (GitHub did not accept the comment), so there is nothing shown to approve. Amistio keeps trying while the job has tries left; if it gave up, ${again}`;
+    case "comment_deleted":
+      return `The comment showing v${version} was deleted, so what would be approved is no longer shown. ${again}`;
+    case "comment_changed":
+      return `The comment showing v${version} was edited after Amistio posted it, so what is shown is not what would run. ${again}`;
+  }
+}
 
 async function dispatchQueuedRun(context: Parameters<CommandRunner>[0], planVersionId: string): Promise<void> {
   const run = await context.db.run.findFirst({

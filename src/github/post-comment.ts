@@ -1,4 +1,5 @@
 import type { Context } from "probot";
+import { currentJobWaits } from "../queue/retry-later.ts";
 import { isRetry } from "../webhooks/delivery-attempt.ts";
 
 type Octokit = Context["octokit"];
@@ -12,14 +13,21 @@ export interface PostCommentOptions {
   key: string;
 }
 
+/** A posted comment: its id and its body as GitHub stored it. */
+export interface PostedComment {
+  id: number;
+  body: string;
+}
+
 /**
- * Posts a comment at most once per key: on a retried delivery it first looks for a comment
- * carrying the key's marker, so a job that failed after posting never posts twice.
+ * Posts a comment at most once per key: on a retried delivery, or a job run again after waiting
+ * out a rate limit, it first looks for a comment carrying the key's marker, so a job that stopped
+ * after posting never posts twice.
  */
-export async function postComment(octokit: Octokit, options: PostCommentOptions): Promise<number> {
+export async function postComment(octokit: Octokit, options: PostCommentOptions): Promise<PostedComment> {
   const marker = `<!-- amistio:key ${options.key} -->`;
   const { owner, repo, issueNumber } = options;
-  if (isRetry()) {
+  if (isRetry() || currentJobWaits().count > 0) {
     const comments = await octokit.paginate(octokit.rest.issues.listComments, {
       owner,
       repo,
@@ -27,13 +35,9 @@ export async function postComment(octokit: Octokit, options: PostCommentOptions)
       per_page: 100,
     });
     const earlier = comments.find((comment) => comment.body?.includes(marker));
-    if (earlier) return earlier.id;
+    if (earlier) return { id: earlier.id, body: earlier.body ?? "" };
   }
-  const { data } = await octokit.rest.issues.createComment({
-    owner,
-    repo,
-    issue_number: issueNumber,
-    body: `${options.body}\n\n${marker}`,
-  });
-  return data.id;
+  const body = `${options.body}\n\n${marker}`;
+  const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body });
+  return { id: data.id, body: data.body ?? body };
 }

@@ -5,6 +5,7 @@ import { planContentHash } from "./plan-hash.ts";
 import { type Plan, planSchema } from "./plan-schema.ts";
 import { PlanningError } from "./planner.ts";
 import { renderPlanComment } from "./render-plan-comment.ts";
+import { hashShownPlan } from "./shown-plan.ts";
 
 // Amistio's own comments (plans, tracking, replies) carry this marker and are never fed back as input.
 const OWN_COMMENT = "<!-- amistio:";
@@ -150,14 +151,22 @@ export async function createPlanVersion(context: CommandContext, options: { feed
       prefix: settings.commands.prefix,
       ...(version.version > 1 && options.feedback !== undefined ? { replaces: version.version - 1 } : {}),
     });
-    const commentId = await postComment(octokit, {
-      owner,
-      repo,
-      issueNumber: task.number,
-      body,
-      key: `plan:${version.id}`,
+    let posted: Awaited<ReturnType<typeof postComment>>;
+    try {
+      posted = await postComment(octokit, { owner, repo, issueNumber: task.number, body, key: `plan:${version.id}` });
+    } catch (error) {
+      // The tracking comment must not read as if the plan were there to approve. Best effort: the
+      // same failure may refuse this edit too, and the job's retry is what matters.
+      await context.refresh().catch((refreshError: unknown) => {
+        log.warn({ err: refreshError }, "could not show that the plan is not posted yet");
+      });
+      throw error;
+    }
+    // Only now can the version be approved: it is shown, and approval checks it still says this.
+    await db.planVersion.update({
+      where: { id: version.id },
+      data: { commentId: BigInt(posted.id), postedBodyHash: hashShownPlan(posted.body) },
     });
-    await db.planVersion.update({ where: { id: version.id }, data: { commentId: BigInt(commentId) } });
   }
   await context.refresh();
 }

@@ -25,12 +25,17 @@ const MAX_LISTED = 30;
  * notify anyone, and invisible direction-changing characters made visible. What is approved is
  * exactly what is shown.
  */
+/** The hidden first line of a plan comment: which task and version it shows. */
+export function planCommentMarker(taskId: string, version: number): string {
+  return `<!-- amistio:plan task=${taskId} version=${version} -->`;
+}
+
 export function renderPlanComment(input: PlanCommentInput): string {
   const { plan, version, report } = input;
   const prefix = input.prefix ?? DEFAULT_COMMAND_PREFIX;
   const shortHash = input.contentHash.slice(0, 12);
   const lines: string[] = [
-    `<!-- amistio:plan task=${input.taskId} version=${version} -->`,
+    planCommentMarker(input.taskId, version),
     `### Amistio plan v${version} · \`${shortHash}\``,
     "",
     input.source === "openai"

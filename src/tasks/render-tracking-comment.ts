@@ -7,6 +7,8 @@ export interface TrackingView {
     shortHash: string;
     status: string;
     source: string;
+    /** Its comment is on the issue; until then it cannot be approved. */
+    posted: boolean;
   } | null;
   approvals: { have: number; need: number; by: string[] };
   run: {
@@ -19,6 +21,11 @@ export interface TrackingView {
   } | null;
   /** Set when planning failed; shown until the next plan. */
   problem: string | null;
+  /**
+   * Set when the job writing this update had to wait for GitHub's rate limit: until then nothing
+   * could be written, so it is said on the first update after the limit lifted.
+   */
+  delayedUntil?: Date | null;
 }
 
 const STAGES = ["requested", "planning", "awaiting_approval", "approved", "running", "done"] as const;
@@ -35,7 +42,7 @@ export function renderTrackingComment(view: TrackingView): string {
   lines.push(`- [${done("requested")}] Requested${view.requester ? ` by @${view.requester}` : ""}`);
   lines.push(
     view.plan
-      ? `- [${done("awaiting_approval")}] Plan v${view.plan.version} written (\`${view.plan.shortHash}\`${view.plan.source === "offline" ? ", offline" : ""})`
+      ? `- [${done("awaiting_approval")}] Plan v${view.plan.version} written (\`${view.plan.shortHash}\`${view.plan.source === "offline" ? ", offline" : ""})${view.plan.posted ? "" : ", **not posted yet**: it can be approved only once it is shown here"}`
       : `- [${done("awaiting_approval")}] Planning`,
   );
   const approvers = view.approvals.by.length > 0 ? ` — ${who(view.approvals.by)}` : "";
@@ -56,6 +63,10 @@ export function renderTrackingComment(view: TrackingView): string {
   if (view.state === "cancelled") notes.push("**Cancelled.**");
   if (view.state === "failed") notes.push(`**Failed.**${run?.error ? ` ${run.error}` : ""}`);
   if (view.problem) notes.push(`**Problem:** ${view.problem}`);
+  if (view.delayedUntil) {
+    const until = view.delayedUntil.toISOString().slice(11, 16);
+    notes.push(`_Delayed by GitHub's rate limit until ${until} UTC; Amistio carried on once it lifted._`);
+  }
   if (notes.length > 0) lines.push("", ...notes);
   lines.push("", "<sub>Kept up to date by Amistio · `/amistio help` lists the commands</sub>");
   lines.push(`<!-- amistio:tracking task=${view.taskId} -->`);

@@ -1,6 +1,7 @@
 import type { Context } from "probot";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
 import type { Db } from "../db/create-database.ts";
+import { currentJobWaits } from "../queue/retry-later.ts";
 import { renderTrackingComment, type TrackingView } from "./render-tracking-comment.ts";
 
 type Octokit = Context["octokit"];
@@ -37,7 +38,13 @@ export async function updateTrackingComment(options: UpdateTrackingCommentOption
     state: task.state,
     requester: task.requester?.login ?? null,
     plan: plan
-      ? { version: plan.version, shortHash: plan.contentHash.slice(0, 12), status: plan.status, source: plan.source }
+      ? {
+          version: plan.version,
+          shortHash: plan.contentHash.slice(0, 12),
+          status: plan.status,
+          source: plan.source,
+          posted: plan.commentId !== null,
+        }
       : null,
     approvals: {
       have: approvals.length,
@@ -55,6 +62,7 @@ export async function updateTrackingComment(options: UpdateTrackingCommentOption
         }
       : null,
     problem: options.problem ?? null,
+    delayedUntil: currentJobWaits().lastUntil,
   };
   const body = renderTrackingComment(view);
   if (task.trackingCommentId !== null) {

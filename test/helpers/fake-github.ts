@@ -60,6 +60,10 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
     requests: [] as string[],
     /** Called after each comment is created, e.g. to time a benchmark. */
     onComment: undefined as ((comment: FakeComment & { issue: number }) => void) | undefined,
+    /** When it returns an answer, that request fails with it and changes nothing (injected faults). */
+    refuse: undefined as
+      | ((method: string, path: string, body: RequestBody | undefined) => Reply | undefined)
+      | undefined,
   };
   let nextId = 9_000_000_001;
   const sha = (path: string) => createHash("sha1").update(path).digest("hex");
@@ -118,6 +122,14 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
         comment.body = body.body ?? "";
         state.edits++;
         return [200, comment];
+      },
+    ],
+    [
+      "GET",
+      new RegExp(`^${base}/issues/comments/(\\d+)`),
+      (m) => {
+        const comment = state.comments.find((c) => c.id === Number(m[1]));
+        return comment ? [200, comment] : notFound;
       },
     ],
     [
@@ -181,6 +193,8 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
     state,
     handle(method: string, path: string, body: RequestBody): Reply {
       state.requests.push(`${method} ${path}`);
+      const refusal = state.refuse?.(method, path, body);
+      if (refusal) return refusal;
       for (const [routeMethod, pattern, reply] of routes) {
         const match = routeMethod === method ? path.match(pattern) : null;
         if (match) return reply(match, body);

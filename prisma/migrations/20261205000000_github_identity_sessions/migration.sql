@@ -1,6 +1,7 @@
 -- Approval rules move to GitHub accounts (which deleting a web account does not change), audit events
--- name people by a pseudonym kept only on their User row, sign-ins become revocable rows, and a
--- BullMQ delivery keeps its payload in the database until it is done.
+-- name people by a pseudonym kept only on their User row, sign-ins become revocable rows, a plan
+-- version remembers the text it was shown with, and a BullMQ delivery keeps its payload in the
+-- database until it is done.
 -- User is altered in place, not rebuilt: migrations run inside a transaction, where PRAGMA
 -- foreign_keys cannot be turned off, so dropping the old table would cascade to identities. SQLite
 -- cannot add a NOT NULL column without a constant default, hence DEFAULT '' (every row is set below,
@@ -22,6 +23,9 @@ UPDATE "PlanVersion" SET "createdByGithubId" = (SELECT "githubId" FROM "User" WH
 -- AlterTable
 ALTER TABLE "Approval" ADD COLUMN "approverGithubId" BIGINT;
 UPDATE "Approval" SET "approverGithubId" = (SELECT "githubId" FROM "User" WHERE "User"."id" = "Approval"."approverId");
+
+-- AlterTable
+ALTER TABLE "PlanVersion" ADD COLUMN "postedBodyHash" TEXT;
 
 -- AlterTable
 ALTER TABLE "WebhookDelivery" ADD COLUMN "payload" TEXT;

@@ -136,6 +136,75 @@ describe("plan → revise → approve through comments", () => {
     expect(await db.run.count()).toBe(1);
   });
 
+  it("refuses to approve a version whose plan comment was never posted, and says so", async () => {
+    await start();
+    github.state.refuse = (method, _path, body) =>
+      method === "POST" && body?.body?.includes("<!-- amistio:plan") ? [502, { message: "Bad Gateway" }] : undefined;
+    await say("alice", "/amistio plan");
+    const { db } = amistio.database;
+    const version = await db.planVersion.findFirstOrThrow();
+    expect(version).toMatchObject({ status: "awaiting_approval", commentId: null });
+    expect(github.tracking()[0]!.body).toContain("**not posted yet**");
+
+    await say("bob", "/amistio approve");
+    expect(github.replies().at(-1)!.body).toContain("v1 has not been posted on this issue");
+    expect(await db.approval.count()).toBe(0);
+    expect(await db.run.count()).toBe(0);
+    const denied = await db.auditEvent.findFirstOrThrow({ where: { action: "approval.denied" } });
+    expect(JSON.parse(denied.data)).toMatchObject({ reason: "not_posted" });
+  });
+
+  it("refuses to approve a version whose plan comment was deleted or edited since it was posted", async () => {
+    await start();
+    await say("alice", "/amistio plan");
+    const { db } = amistio.database;
+    const planComment = () => github.state.comments.find((c) => c.body.includes("<!-- amistio:plan"))!;
+    const posted = planComment().body;
+
+    planComment().body = posted.replace("add cache", "add cache and delete the production database");
+    await say("bob", "/amistio approve");
+    expect(github.replies().at(-1)!.body).toContain("was edited after Amistio posted it");
+
+    // Line endings GitHub may normalise are not an edit.
+    planComment().body = posted.replaceAll("\n", "\r\n");
+    github.state.comments = github.state.comments.filter((c) => !c.body.includes("<!-- amistio:plan"));
+    await say("bob", "/amistio approve");
+    expect(github.replies().at(-1)!.body).toContain("The comment showing v1 was deleted");
+    expect(await db.approval.count()).toBe(0);
+    expect(await db.run.count()).toBe(0);
+  });
+
+  it("approves a version shown with other line endings", async () => {
+    await start();
+    await say("alice", "/amistio plan");
+    const planComment = github.state.comments.find((c) => c.body.includes("<!-- amistio:plan"))!;
+    planComment.body = planComment.body.replaceAll("\n", "\r\n");
+    await say("bob", "/amistio approve");
+    expect(await amistio.database.db.run.count()).toBe(1);
+  });
+
+  it("does not tell the approver who completed the quorum that the plan was already approved, when their delivery is retried", async () => {
+    await start();
+    await say("alice", "/amistio plan");
+    // The approval goes in, then the tracking comment's edit fails once: the job is retried.
+    let failures = 1;
+    github.state.refuse = (method, path) =>
+      method === "PATCH" && path.includes("/issues/comments/") && failures-- > 0
+        ? [502, { message: "Bad Gateway" }]
+        : undefined;
+    await say("bob", "/amistio approve");
+    const { db } = amistio.database;
+    // The retry waits out the queue's backoff (about a second).
+    for (let waited = 0; waited < 10_000; waited += 50) {
+      if ((await db.job.count({ where: { status: { in: ["queued", "running"] } } })) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(failures).toBeLessThan(0);
+    expect(await db.run.count()).toBe(1);
+    expect(github.replies().some((c) => c.body.includes("already approved"))).toBe(false);
+    expect(github.tracking()[0]!.body).toContain("Approved: 1/1 — @bob");
+  });
+
   it("never acts on an edited or deleted comment", async () => {
     await start();
     await say("alice", "/amistio plan");

@@ -1,6 +1,7 @@
 -- Approval rules move to GitHub accounts (which deleting a web account does not change), audit events
--- name people by a pseudonym kept only on their User row, sign-ins become revocable rows, and a
--- BullMQ delivery keeps its payload in the database until it is done.
+-- name people by a pseudonym kept only on their User row, sign-ins become revocable rows, a plan
+-- version remembers the text it was shown with, and a BullMQ delivery keeps its payload in the
+-- database until it is done.
 
 -- AlterTable
 ALTER TABLE "User" ADD COLUMN "auditPseudonym" TEXT;
@@ -19,6 +20,9 @@ UPDATE "PlanVersion" SET "createdByGithubId" = "User"."githubId" FROM "User" WHE
 -- AlterTable
 ALTER TABLE "Approval" ADD COLUMN "approverGithubId" BIGINT;
 UPDATE "Approval" SET "approverGithubId" = "User"."githubId" FROM "User" WHERE "User"."id" = "Approval"."approverId";
+
+-- AlterTable
+ALTER TABLE "PlanVersion" ADD COLUMN "postedBodyHash" TEXT;
 
 -- AlterTable
 ALTER TABLE "WebhookDelivery" ADD COLUMN "payload" TEXT;
