@@ -13,6 +13,7 @@ export interface AccountView {
   /** What to type to confirm deletion. */
   confirmation: string;
   csrfToken: string;
+  sessionHours: number;
 }
 
 export const MAX_NAME_LENGTH = 200;
@@ -67,6 +68,15 @@ ${canLinkOidc ? html`<a class="button secondary" href="/auth/oidc?link=1">Link $
     : ""
 }
 
+<h2 id="sessions">Sessions</h2>
+<p>A session lasts ${view.sessionHours} hours from sign-in. Signing out ends the session of this browser only. If you
+signed in somewhere you no longer control, or think someone copied your session, end every session of your account at once:
+each browser, this one included, must sign in again.</p>
+<form method="post" action="/account/sign-out-everywhere">
+${csrf}
+<button type="submit" class="secondary">Sign out everywhere</button>
+</form>
+
 <h2 id="export">Export your data</h2>
 <p>Download one JSON file with everything Amistio holds about you: profile, identities (without tokens), workspaces,
 the tasks you requested, the approvals you gave, the audit events you are the actor of, and your privacy requests.</p>
@@ -78,7 +88,7 @@ ${csrf}
 <h2 id="delete">Delete your account</h2>
 <p>Deleting your account revokes the tokens Amistio holds, then erases your account, identities, workspace memberships
 and privacy requests. It cannot be undone. Tasks and approvals you took part in stay in their workspaces without your name;
-the audit trail keeps only an internal id that no longer leads to you.</p>
+the audit trail keeps only a pseudonym that nothing maps to you any more.</p>
 <p><strong>Revoking Amistio's access in your GitHub${view.choices.oidcName ? html` or ${view.choices.oidcName}` : ""} settings does not delete your account by itself.</strong></p>
 <form method="post" action="/account/delete">
 ${csrf}

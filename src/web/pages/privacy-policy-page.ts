@@ -58,12 +58,15 @@ request leaves. AI output is marked as such, and nothing it proposes runs until 
 <h2 id="cookies">Cookies and local storage</h2>
 <p>Amistio sets one cookie, <code>${facts.sessionCookie}</code>. It is encrypted, cannot be read by scripts (HttpOnly),
 is not sent with requests from other sites (SameSite=Lax), is sent only over HTTPS when this instance is served over
-HTTPS, and expires after ${facts.sessionHours} hours. It holds your session (your internal account id and when you signed in),
+HTTPS, and expires after ${facts.sessionHours} hours. It holds your session (a random id naming the session record Amistio
+keeps on its server, with when it started, expires and was last used; signing out deletes that record),
 the secret behind the forms' anti-forgery tokens (CSRF), and, for a few minutes while you sign in, the values that tie the
 provider's answer to your browser.</p>
 <p>Your browser's local storage holds only your interface preferences: <code>amistio.theme</code> (light or dark) and
 <code>amistio.onboarding</code> (whether you dismissed the getting-started box). There is no analytics and no
-third-party script, font or image on these pages.</p>
+third-party script or font on these pages. The only image from elsewhere is your own GitHub avatar, shown next to your
+login while you are signed in: your browser loads it from GitHub's avatar server (avatars.githubusercontent.com), without
+telling it which Amistio page you are on.</p>
 
 <h2 id="third-parties">Who else receives data</h2>
 <p>Only the services a workspace configures and the actions its people run: GitHub (source control and sign-in),
@@ -73,13 +76,15 @@ they run.</p>
 <h2 id="retention">How long data is kept</h2>
 <p>Run logs and events, finished background jobs and webhook delivery records are removed automatically
 ${facts.retentionDays} days after they were made. Your account is kept until you delete it. Audit records are kept to keep
-the security trail intact; they refer to people only by an internal id and hold no name, login or email.</p>
+the security trail intact; they refer to people only by a random pseudonym and hold no name, login or email.</p>
 
 <h2 id="deletion">Deleting your account</h2>
 <p>You can delete your account yourself on the account page; deletion is immediate and cannot be undone. Amistio first
 revokes the tokens it holds (at GitHub, and at ${facts.oidcName ?? "your OpenID Connect provider"} where it supports revocation),
-then erases your account, identities, tokens, workspace memberships and privacy requests. Tasks and approvals you took part in
-stay in their workspaces without any link to you, and audit records keep only an internal id that no longer leads to anyone.</p>
+then erases your account, identities, tokens, sign-in sessions, workspace memberships and privacy requests. Tasks and approvals
+you took part in stay in their workspaces without any link to you, except that work still awaiting approval keeps your GitHub
+account id until it is decided, so that its approval rules still hold (you still cannot approve your own request); it is cleared
+then. Audit records keep only a pseudonym that nothing maps to you any more.</p>
 <p><strong>Revoking Amistio's access in your GitHub${facts.oidcName ? html` or ${facts.oidcName}` : ""} settings does not delete your account by itself.</strong>
 Delete it here as well.</p>
 
