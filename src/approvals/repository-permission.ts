@@ -19,11 +19,21 @@ export interface RepositoryPermissionOptions {
   maxEntries?: number;
 }
 
+/** Whose permission on which repository, as seen through which installation. */
+export interface PermissionQuery {
+  /** The installation whose token asks: another installation's answer for the same names never counts. */
+  installationId: number | bigint;
+  owner: string;
+  repo: string;
+  username: string;
+}
+
 /**
  * A person's real permission on a repository, from the collaborator-permission endpoint.
  * `author_association` is not used: private org members show up there as CONTRIBUTOR.
  * Answers are cached briefly, so a burst of commands costs one request, while a revoked
- * permission stops counting within the TTL.
+ * permission stops counting within the TTL. The cache is keyed by installation as well as by
+ * names: what one installation's token was told must not answer for another's.
  */
 export function createRepositoryPermission(options: RepositoryPermissionOptions = {}) {
   const ttlMs = options.ttlMs ?? 60_000;
@@ -31,13 +41,9 @@ export function createRepositoryPermission(options: RepositoryPermissionOptions 
   const maxEntries = options.maxEntries ?? 5_000;
   const cache = new Map<string, { level: PermissionLevel; expires: number }>();
 
-  return async function repositoryPermission(
-    octokit: Octokit,
-    owner: string,
-    repo: string,
-    username: string,
-  ): Promise<PermissionLevel> {
-    const key = `${owner}/${repo}#${username}`.toLowerCase();
+  return async function repositoryPermission(octokit: Octokit, query: PermissionQuery): Promise<PermissionLevel> {
+    const { owner, repo, username } = query;
+    const key = `${query.installationId}:${owner}/${repo}#${username}`.toLowerCase();
     const cached = cache.get(key);
     if (cached && cached.expires > now()) return cached.level;
     let level: PermissionLevel;

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Context } from "probot";
-import type { PermissionLevel } from "../approvals/repository-permission.ts";
+import type { PermissionLevel, PermissionQuery } from "../approvals/repository-permission.ts";
 import type { AppEnv } from "../config/env.ts";
 import type { RepoSettings } from "../config/repo-settings.ts";
 import type { Db } from "../db/create-database.ts";
@@ -18,7 +18,7 @@ export interface CommandServices {
   env: AppEnv;
   /** The planner this repository's settings ask for. */
   plannerFor(settings: RepoSettings): Promise<Planner>;
-  repositoryPermission(octokit: Octokit, owner: string, repo: string, username: string): Promise<PermissionLevel>;
+  repositoryPermission(octokit: Octokit, query: PermissionQuery): Promise<PermissionLevel>;
 }
 
 /** One accepted command, already authorised for its verb's base permission. */

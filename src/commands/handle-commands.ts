@@ -140,7 +140,12 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
     return;
   }
 
-  const permission = await services.repositoryPermission(octokit, owner, repo, sender.login);
+  const permission = await services.repositoryPermission(octokit, {
+    installationId: source.installation.id,
+    owner,
+    repo,
+    username: sender.login,
+  });
   const spec = COMMAND_RUNNERS[command.verb];
   const minimum = spec.minimum(settings);
   if (!atLeast(permission, minimum)) {
