@@ -7,6 +7,7 @@ import { accountPage, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from "./pages/account-
 import { messagePage } from "./pages/message-page.ts";
 import { requireViewer } from "./require-viewer.ts";
 import { field, type WebContext } from "./web-context.ts";
+import { SESSION_HOURS } from "./web-session.ts";
 
 export interface AccountRoutesOptions {
   ctx: WebContext;
@@ -55,6 +56,7 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: AccountRoutes
         choices: { github: Boolean(ctx.github), oidcName: oidc?.name, oidcIssuer: oidc?.issuer.href },
         confirmation: deletionConfirmation(user),
         csrfToken: reply.generateCsrf(),
+        sessionHours: SESSION_HOURS,
       }),
     });
   });
@@ -107,6 +109,28 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: AccountRoutes
       .header("content-disposition", `attachment; filename="amistio-data-${at.toISOString().slice(0, 10)}.json"`)
       .header("cache-control", "no-store")
       .send(JSON.stringify(data, null, 2));
+  });
+
+  app.post("/account/sign-out-everywhere", guarded, async (request, reply) => {
+    const viewer = request.viewer!;
+    // Every browser's row, this one's included: their cookies, and any copies, open nothing after this.
+    const { count } = await db.webSession.deleteMany({ where: { userId: viewer.id } });
+    request.session.delete();
+    request.viewer = null;
+    await appendAuditEvent(
+      db,
+      { actorPseudonym: viewer.auditPseudonym, action: "session.signed_out_everywhere", data: { sessions: count } },
+      { now },
+    );
+    request.log.info({ sessions: count }, "signed out everywhere");
+    return ctx.page(request, reply, {
+      title: "Signed out everywhere",
+      body: messagePage({
+        heading: "Signed out everywhere",
+        text: `${count === 1 ? "1 session was" : `${count} sessions were`} ended, this one included. Every browser signed in to your account must sign in again.`,
+        next: html`<p><a href="/">Back to the start page</a></p>`,
+      }),
+    });
   });
 
   app.post("/account/delete", guarded, async (request, reply) => {

@@ -208,7 +208,7 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
       return fail(request, reply, 409, "Account already linked", `${reason} Nothing was changed.`);
     }
     const { userId } = outcome;
-    if (!pending.linkUserId) webSession.signIn(request, userId, now());
+    if (!pending.linkUserId) await webSession.signIn(request, db, userId, now());
 
     let workspaces: number | undefined;
     if (githubToken && identity.profile.githubId !== undefined) {
@@ -249,14 +249,13 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
   }
 
   app.post("/auth/sign-out", { preHandler: app.csrfProtection }, async (request, reply) => {
-    if (request.viewer) {
-      await appendAuditEvent(
-        db,
-        { actorPseudonym: request.viewer.auditPseudonym, action: "session.signed_out" },
-        { now },
-      );
+    const viewer = request.viewer;
+    // The row goes first: once it is gone, this cookie and any copy of it open nothing.
+    await webSession.signOut(request, db);
+    if (viewer) {
+      await appendAuditEvent(db, { actorPseudonym: viewer.auditPseudonym, action: "session.signed_out" }, { now });
     }
-    request.session.delete();
+    request.log.info({ signedIn: viewer !== null }, "signed out");
     return reply.redirect("/", 303);
   });
 }

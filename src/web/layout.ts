@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from "./html.ts";
-import type { Viewer } from "./viewer.ts";
+import { displayName, type Viewer } from "./viewer.ts";
 import { webAssets } from "./web-assets.ts";
 
 export interface LayoutOptions {
@@ -13,9 +13,33 @@ export interface LayoutOptions {
   body: SafeHtml;
 }
 
+/** Where GitHub serves avatars from: the one other origin pages may load anything (an image) from. */
+export const GITHUB_AVATAR_ORIGIN = "https://avatars.githubusercontent.com";
+
+/**
+ * The avatar address to show, when it is one of GitHub's (https, its avatars host, no credentials or
+ * port); anything else (another provider's picture, an Enterprise Server's, a crafted value) is not
+ * shown and the login stands alone.
+ */
+export function githubAvatarUrl(value: string | null | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.origin !== GITHUB_AVATAR_ORIGIN || url.username !== "" || url.password !== "") return undefined;
+  // A small image is enough beside a login.
+  url.searchParams.set("s", "48");
+  url.hash = "";
+  return url.href;
+}
+
 /** The page shell shared by every page: skip link, navigation, theme toggle, footer. */
 export function layout(options: LayoutOptions): SafeHtml {
   const { viewer } = options;
+  const avatar = viewer ? githubAvatarUrl(viewer.avatarUrl) : undefined;
   const link = (href: string, label: string) => {
     const current = options.path === href || (href !== "/" && options.path.startsWith(`${href}/`));
     return html`<li><a href="${href}"${current ? html` aria-current="page"` : ""}>${label}</a></li>`;
@@ -47,10 +71,13 @@ export function layout(options: LayoutOptions): SafeHtml {
 <button type="button" id="theme-toggle" class="secondary" hidden>Change theme</button>
 ${
   viewer && options.csrfToken
-    ? html`<form class="inline" method="post" action="/auth/sign-out">
+    ? html`<div class="who">
+${avatar ? html`<img class="avatar" src="${avatar}" alt="" width="24" height="24">` : ""}<span>Signed in as <strong id="signed-in-as">${signedInAs(viewer)}</strong></span>
+<form class="inline" method="post" action="/auth/sign-out">
 <input type="hidden" name="_csrf" value="${options.csrfToken}">
 <button type="submit" class="secondary">Sign out</button>
-</form>`
+</form>
+</div>`
     : ""
 }
 </div>
@@ -65,4 +92,9 @@ ${options.body}
 </body>
 </html>
 `;
+}
+
+/** Who the header names: the GitHub login when there is one, else the person's own name or email. */
+function signedInAs(viewer: Viewer): string {
+  return viewer.login ?? displayName(viewer);
 }

@@ -7,13 +7,18 @@ import type { WebContext } from "./web-context.ts";
 const ENDED = {
   expired: "Your session expired. Sign in again to continue.",
   invalid: "Your session could not be read (it expired, or the cookie was changed). Sign in again to continue.",
-  account_gone: "The account this session belonged to no longer exists.",
+  ended:
+    "Your session has ended: you signed out (in this browser, or everywhere from your account page), or the account was deleted. Sign in again to continue.",
 } as const;
 
 /** preHandler for pages that need a signed-in person: anyone else gets a 401 page with the ways in. */
 export function requireViewer(ctx: WebContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.viewer) return;
+    request.log.info(
+      { status: 401, reason: request.sessionEnded ?? "not_signed_in", url: request.url },
+      "refused: sign-in required",
+    );
     const returnTo = request.method === "GET" ? request.url : undefined;
     const reason = request.sessionEnded ? ENDED[request.sessionEnded] : "This page is only for signed-in people.";
     return ctx.page(request, reply, {

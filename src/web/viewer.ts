@@ -7,6 +7,10 @@ export interface Viewer {
   name: string | null;
   email: string | null;
   githubId: bigint | null;
+  /** As the sign-in provider gave it; pages show it only when it is GitHub's (see githubAvatarUrl). */
+  avatarUrl: string | null;
+  /** The WebSession row this request is signed in with. */
+  sessionId: string;
   /** Named in AMISTIO_ADMINS: may handle everyone's privacy requests. */
   isAdmin: boolean;
 }

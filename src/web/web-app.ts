@@ -14,7 +14,7 @@ import type { Db } from "../db/create-database.ts";
 import { accountRoutes } from "./account-routes.ts";
 import { createAuditChainMonitor } from "./audit-chain-monitor.ts";
 import { authRoutes } from "./auth-routes.ts";
-import { layout } from "./layout.ts";
+import { GITHUB_AVATAR_ORIGIN, layout } from "./layout.ts";
 import { homePage } from "./pages/home-page.ts";
 import { messagePage } from "./pages/message-page.ts";
 import { privacyPolicyPage } from "./pages/privacy-policy-page.ts";
@@ -23,14 +23,14 @@ import { listenOrigin, type WebSettings } from "./read-web-settings.ts";
 import type { Viewer } from "./viewer.ts";
 import { webAssets } from "./web-assets.ts";
 import type { WebContext } from "./web-context.ts";
-import { SESSION_COOKIE, SESSION_HOURS, SESSION_MS, webSession } from "./web-session.ts";
+import { SESSION_COOKIE, SESSION_HOURS, SESSION_MS, SESSION_SEEN_INTERVAL_MS, webSession } from "./web-session.ts";
 import { workspaceRoutes } from "./workspace-routes.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
     viewer: Viewer | null;
     /** Why a session that came with the request no longer counts. */
-    sessionEnded: "expired" | "invalid" | "account_gone" | undefined;
+    sessionEnded: "expired" | "invalid" | "ended" | undefined;
   }
 }
 
@@ -72,7 +72,8 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
         defaultSrc: ["'none'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
-        imgSrc: ["'self'"],
+        // People's own GitHub avatars, next to their login; nothing else from another site.
+        imgSrc: ["'self'", GITHUB_AVATAR_ORIGIN],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
         baseUri: ["'none'"],
@@ -152,34 +153,57 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
   app.decorateRequest("viewer", null);
   app.decorateRequest("sessionEnded", undefined);
   app.addHook("onRequest", async (request) => {
-    const userId = webSession.userId(request);
-    if (userId === undefined) {
-      // A cookie that came but decoded to nothing was tampered with, made with another key, or too old.
-      const data = request.session.data();
-      if (request.cookies[SESSION_COOKIE] !== undefined && (!data || Object.keys(data).length === 0)) {
+    const sessionId = webSession.id(request);
+    if (sessionId === undefined) {
+      // A cookie that came but decoded to nothing was tampered with, made with another key, or too
+      // old; one that names a user instead of a session row predates revocable sessions.
+      const data = request.session.data() as Record<string, unknown> | undefined;
+      const empty = !data || Object.keys(data).length === 0;
+      if (request.cookies[SESSION_COOKIE] !== undefined && (empty || data.userId !== undefined)) {
         request.sessionEnded = "invalid";
         request.session.delete();
       }
       return;
     }
-    const signedInAt = webSession.signedInAt(request);
-    if (signedInAt === undefined || now().getTime() - signedInAt > SESSION_MS) {
-      request.sessionEnded = "expired";
-      request.session.delete();
-      return;
-    }
-    const user = await db.user.findUnique({
-      where: { id: userId },
-      select: { id: true, auditPseudonym: true, login: true, name: true, email: true, githubId: true },
+    const at = now();
+    const session = await db.webSession.findUnique({
+      where: { id: sessionId },
+      select: {
+        expiresAt: true,
+        lastSeenAt: true,
+        user: {
+          select: {
+            id: true,
+            auditPseudonym: true,
+            login: true,
+            name: true,
+            email: true,
+            githubId: true,
+            avatarUrl: true,
+          },
+        },
+      },
     });
-    if (!user) {
-      request.sessionEnded = "account_gone";
+    if (!session) {
+      // Signed out (here or everywhere), or the account was deleted (its rows went with it).
+      request.sessionEnded = "ended";
       request.session.delete();
       return;
     }
+    if (session.expiresAt.getTime() <= at.getTime()) {
+      request.sessionEnded = "expired";
+      await db.webSession.deleteMany({ where: { id: sessionId } });
+      request.session.delete();
+      return;
+    }
+    // At most one write a minute per session, however many requests it makes.
+    if (at.getTime() - session.lastSeenAt.getTime() >= SESSION_SEEN_INTERVAL_MS) {
+      await db.webSession.updateMany({ where: { id: sessionId }, data: { lastSeenAt: at } });
+    }
+    const { user } = session;
     // Only a login that came from GitHub (the account has a GitHub id) can make someone an operator.
     const isAdmin = user.githubId !== null && user.login !== null && settings.admins.has(user.login.toLowerCase());
-    request.viewer = { ...user, isAdmin };
+    request.viewer = { ...user, sessionId, isAdmin };
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {

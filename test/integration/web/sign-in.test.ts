@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../../src/audit/verify-audit-chain.ts";
-import { forgeSessionCookie } from "../../e2e/support/forge-session.ts";
+import { forgeSessionCookie, signedInCookie } from "../../e2e/support/forge-session.ts";
 import { type GithubStandIn, type StandInUser, startGithubStandIn } from "../../e2e/support/github-stand-in.ts";
 import { WebClient } from "../../e2e/support/web-client.ts";
 import { startTestAmistio, type TestAmistio } from "../../helpers/test-amistio.ts";
@@ -207,18 +207,31 @@ describe("sessions", () => {
   it("ends a session 24 hours after sign-in", async () => {
     const bobId = (await db().user.findUniqueOrThrow({ where: { githubId: 5002n } })).id;
     const client = new WebClient(amistio.url);
-    const old = await forgeSessionCookie(SESSION_SECRET, {
-      userId: bobId,
-      signedInAt: Date.now() - 25 * 60 * 60 * 1000,
+    const old = await signedInCookie(db(), SESSION_SECRET, bobId, {
+      createdAt: new Date(Date.now() - 25 * 60 * 60 * 1000),
     });
-    client.cookies.set("amistio_session", encodeURIComponent(old));
+    client.cookies.set("amistio_session", old.cookie);
     const response = await client.get("/workspaces");
     expect(response.status).toBe(401);
     expect(await response.text()).toContain("Your session expired");
+    // The expired row is gone with it.
+    expect(await db().webSession.count({ where: { id: old.sessionId } })).toBe(0);
 
-    const fresh = await forgeSessionCookie(SESSION_SECRET, { userId: bobId, signedInAt: Date.now() });
-    client.cookies.set("amistio_session", encodeURIComponent(fresh));
+    const fresh = await signedInCookie(db(), SESSION_SECRET, bobId);
+    client.cookies.set("amistio_session", fresh.cookie);
     expect((await client.get("/workspaces")).status).toBe(200);
+  });
+
+  it("refuses a cookie of the old kind, which named a user instead of a session", async () => {
+    const bobId = (await db().user.findUniqueOrThrow({ where: { githubId: 5002n } })).id;
+    const client = new WebClient(amistio.url);
+    client.cookies.set(
+      "amistio_session",
+      await forgeSessionCookie(SESSION_SECRET, { userId: bobId, signedInAt: Date.now() }),
+    );
+    const response = await client.get("/account");
+    expect(response.status).toBe(401);
+    expect(client.cookies.has("amistio_session")).toBe(false);
   });
 
   it("refuses forms without a valid CSRF token and changes nothing", async () => {

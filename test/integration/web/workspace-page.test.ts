@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { appendAuditEvent } from "../../../src/audit/append-audit-event.ts";
-import { forgeSessionCookie } from "../../e2e/support/forge-session.ts";
+import { signedInCookie } from "../../e2e/support/forge-session.ts";
 import { WebClient } from "../../e2e/support/web-client.ts";
 import { startTestAmistio } from "../../helpers/test-amistio.ts";
 import { PROVIDERS } from "../../helpers/test-database.ts";
@@ -59,10 +59,7 @@ describe.each(PROVIDERS)("workspace pages on %s", (provider) => {
       }
 
       const client = new WebClient(amistio.url);
-      client.cookies.set(
-        "amistio_session",
-        encodeURIComponent(await forgeSessionCookie(SESSION_SECRET, { userId: viewer.id, signedInAt: Date.now() })),
-      );
+      client.cookies.set("amistio_session", (await signedInCookie(db, SESSION_SECRET, viewer.id)).cookie);
       const first = await client.page(`/workspaces/${workspace.id}`);
       expect(first.status).toBe(200);
       const titles = [...first.html.matchAll(/initech\/tps#(\d+): Report/g)].map((match) => Number(match[1]));
