@@ -17,10 +17,7 @@ export const runApprove: CommandRunner = async (context) => {
   const current = await db.planVersion.findFirst({ where: { taskId: task.id }, orderBy: { version: "desc" } });
   const deny = async (reason: string, code: string) => {
     // The context's logger names the delivery.
-    context.log.info(
-      { reason: code, version: current?.version ?? null, login: context.actor.login },
-      "approval refused",
-    );
+    context.log.info({ reason: code, version: current?.version ?? null }, "approval refused");
     await context.audit("approval.denied", { reason: code, version: current?.version ?? null });
     await context.reply(reason);
   };
