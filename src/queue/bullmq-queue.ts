@@ -1,4 +1,4 @@
-import { type Job, Queue, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { DelayedError, type Job, Queue, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import {
@@ -12,6 +12,7 @@ import {
   type NewJob,
   type WorkerOptions,
 } from "./job-queue.ts";
+import { DEFAULT_MAX_WAIT_MS, jobWaits, planWait, waitsFromProgress, waitsToProgress } from "./retry-later.ts";
 
 export interface BullmqQueueOptions {
   redisUrl: string;
@@ -26,6 +27,8 @@ export interface BullmqQueueOptions {
   stalledIntervalMs?: number;
   /** How long a job's lock lasts without renewal; workers renew it at half that (default 30 s). */
   lockDurationMs?: number;
+  /** How long one job may wait in all after `RetryLaterError`s, uncounted (default 1 h). */
+  maxWaitMs?: number;
 }
 
 const PING_TIMEOUT_MS = 5_000;
@@ -157,18 +160,38 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
       },
     };
     active.add(entry);
+    const waits = waitsFromProgress(job.progress);
     try {
       await Promise.race([
-        handler(job.data as JobData, {
-          id: job.id!,
-          name: job.name,
-          // A try cut short by a dead worker counts, as in the embedded queue; BullMQ counts those apart.
-          attempt: job.attemptsMade + job.stalledCounter + 1,
-          signal: controller.signal,
-        }),
+        jobWaits.run(waits, () =>
+          handler(job.data as JobData, {
+            id: job.id!,
+            name: job.name,
+            // A try cut short by a dead worker counts, as in the embedded queue; BullMQ counts those apart.
+            attempt: job.attemptsMade + job.stalledCounter + 1,
+            signal: controller.signal,
+          }),
+        ),
         released,
       ]);
     } catch (error) {
+      const wait = token ? planWait(error, waits, Date.now(), options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS) : undefined;
+      if (wait) {
+        // Delayed without using a try (BullMQ's moveToDelayed skips the attempt); the waits so far
+        // go in the job's progress, so the bound holds across workers.
+        try {
+          await job.updateProgress(waitsToProgress(wait.waits));
+          await job.moveToDelayed(Date.now() + wait.delayMs, token);
+        } catch (moveError) {
+          logger.error({ err: moveError, jobId: job.id }, "could not delay a job; its try counts as failed");
+          throw error instanceof Error ? error : new Error(String(error));
+        }
+        logger.warn(
+          { jobId: job.id, job: job.name, delayMs: wait.delayMs, waitedMs: wait.waits.totalMs },
+          wait.message,
+        );
+        throw new DelayedError();
+      }
       throw error instanceof Error ? error : new Error(String(error));
     } finally {
       active.delete(entry);

@@ -17,6 +17,7 @@ import {
   queuedJobIds,
   type WorkerOptions,
 } from "./job-queue.ts";
+import { DEFAULT_MAX_WAIT_MS, type JobWaits, jobWaits, planWait, waitsFromText, waitsToText } from "./retry-later.ts";
 
 export interface EmbeddedQueueOptions {
   db: Db;
@@ -36,6 +37,8 @@ export interface EmbeddedQueueOptions {
   workerId?: string;
   /** Jobs of other queue names in the same table are left alone (default "default", as in the schema). */
   queueName?: string;
+  /** How long one job may wait in all after `RetryLaterError`s, uncounted (default 1 h). */
+  maxWaitMs?: number;
 }
 
 const LAST_ERROR_MAX_CHARS = 2_000;
@@ -83,6 +86,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
   const leaseMs = options.leaseMs ?? 30_000;
   const backoffBaseMs = options.backoffBaseMs ?? 1_000;
   const backoffMaxMs = options.backoffMaxMs ?? 300_000;
+  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   let worker: WorkerState | undefined;
   // Per queue object, not per worker start: a handler orphaned by a stop must never share a token with a later claim.
@@ -188,17 +192,18 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     // The input is read only by the claim that won, and by the same statement: as a transaction of
     // two, the claim would hold its row lock (PostgreSQL) for a round trip more, and another worker
     // after the same job would wait for it instead of moving on.
-    const [won] = await hotPath.query<{ data: string | null }>(Prisma.sql`
+    const [won] = await hotPath.query<{ data: string | null; lastError: string | null }>(Prisma.sql`
       UPDATE "Job" SET "status" = 'running', "attempts" = "attempts" + 1, "lockedBy" = ${token},
         "lockedUntil" = ${lockedUntil}, "updatedAt" = ${at}
       WHERE "id" = ${job.id} AND "attempts" = ${job.attempts} AND ${stillAvailable}
-      RETURNING (SELECT "data" FROM "JobInput" WHERE "jobId" = ${job.id}) AS "data"`);
+      RETURNING (SELECT "data" FROM "JobInput" WHERE "jobId" = ${job.id}) AS "data", "lastError"`);
     if (!won) return;
     if (expired)
       logger.warn({ jobId: job.id, job: job.name }, "running again a job whose worker stopped (lease expired)");
     const entry: RunningJob = { id: job.id, token, controller: new AbortController(), done: Promise.resolve() };
     state.running.set(token, entry);
-    entry.done = execute(state, { ...job, attempts: job.attempts + 1 }, won.data ?? undefined, entry)
+    const waits = waitsFromText(won.lastError);
+    entry.done = execute(state, { ...job, attempts: job.attempts + 1 }, won.data ?? undefined, entry, waits)
       .catch((error: unknown) => {
         // The lease will run out and the job will be claimed again: at-least-once.
         logger.error({ err: error, jobId: job.id, job: job.name }, "could not record the outcome of a job");
@@ -214,6 +219,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     job: ClaimableJob,
     data: string | undefined,
     entry: RunningJob,
+    waits: JobWaits,
   ): Promise<void> {
     const mine = { id: job.id, lockedBy: entry.token, status: "running" };
     const handler = Object.hasOwn(state.handlers, job.name) ? state.handlers[job.name] : undefined;
@@ -230,12 +236,15 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     entry.heartbeat = setInterval(() => void renew(entry), Math.max(Math.floor(leaseMs / 3), 10));
     try {
       if (data === undefined) throw new Error("the job's input is missing from JobInput");
-      await handler(JSON.parse(data) as JobData, {
-        id: job.id,
-        name: job.name,
-        attempt: job.attempts,
-        signal: entry.controller.signal,
-      });
+      const input = JSON.parse(data) as JobData;
+      await jobWaits.run(waits, () =>
+        handler(input, {
+          id: job.id,
+          name: job.name,
+          attempt: job.attempts,
+          signal: entry.controller.signal,
+        }),
+      );
       clearInterval(entry.heartbeat);
       const finished = now();
       // A finished job's row stays (its key keeps deduplicating) but not its input: that may hold
@@ -255,6 +264,27 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     } catch (error) {
       clearInterval(entry.heartbeat);
       const lastError = errorText(error);
+      const wait = planWait(error, waits, now().getTime(), maxWaitMs);
+      if (wait) {
+        // Back to the queue until then, and the try given back: waiting is not failing.
+        await db.job.updateMany({
+          where: mine,
+          data: {
+            status: "queued",
+            runAt: later(wait.delayMs),
+            attempts: { decrement: 1 },
+            lockedBy: null,
+            lockedUntil: null,
+            lastError: errorText(waitsToText(wait)),
+          },
+        });
+        logger.warn(
+          { jobId: job.id, job: job.name, delayMs: wait.delayMs, waitedMs: wait.waits.totalMs },
+          wait.message,
+        );
+        schedule(state, wait.delayMs);
+        return;
+      }
       if (job.attempts >= job.maxAttempts) {
         await db.job.updateMany({
           where: mine,

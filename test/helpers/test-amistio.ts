@@ -40,7 +40,12 @@ export interface TestAmistio extends Amistio {
 }
 
 export async function startTestAmistio(
-  options: { provider?: Provider; env?: Record<string, string> } = {},
+  options: {
+    provider?: Provider;
+    env?: Record<string, string>;
+    /** Default `TestOctokit`; tests of rate limits pass the production one (`githubOctokit`). */
+    Octokit?: typeof ProbotOctokit;
+  } = {},
 ): Promise<TestAmistio> {
   const database = await createTestDatabase(options.provider ?? "sqlite");
   await database.close();
@@ -55,7 +60,12 @@ export async function startTestAmistio(
     ...options.env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-  const amistio = await createAmistio({ env, logger, Octokit: TestOctokit, githubToken: "test-token" });
+  const amistio = await createAmistio({
+    env,
+    logger,
+    Octokit: options.Octokit ?? TestOctokit,
+    githubToken: "test-token",
+  });
   const url = (await amistio.start()) as string;
   const path = env.WEBHOOK_PATH;
   return {
