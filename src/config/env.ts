@@ -108,6 +108,14 @@ const envSchema = z.object({
   OIDC_CLIENT_SECRET: optionalText,
   OIDC_NAME: optionalText,
   AMISTIO_RETENTION_DAYS: positiveInt(90, 36500),
+  // The bearer token a Prometheus scraper sends to GET /metrics; unset, /metrics is not served.
+  AMISTIO_METRICS_TOKEN: z
+    .string()
+    .trim()
+    .min(32, "must be at least 32 characters, e.g. the output of `openssl rand -hex 32`")
+    .max(512, "must be at most 512 characters")
+    .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces (it is sent in an Authorization header)")
+    .optional(),
   // Runners authenticate with GitHub Actions OIDC tokens from this issuer. Unset: github.com's, or
   // https://<GHE_HOST>/_services/token with GHE_HOST; an enterprise's custom issuer is set here.
   AMISTIO_RUNNER_OIDC_ISSUER: optionalUrl(

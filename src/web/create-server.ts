@@ -6,6 +6,7 @@ import type { JobQueue } from "../queue/job-queue.ts";
 import { type RunnerApiOptions, runnerApi } from "../runs/runner-api.ts";
 import { createDeliveryRecorder } from "../webhooks/delivery-recorder.ts";
 import { type WebhookCounters, webhookRoute } from "../webhooks/webhook-route.ts";
+import { createMetrics, metricsRoute } from "./metrics.ts";
 import { type WebAppOptions, webApp } from "./web-app.ts";
 
 export interface CreateServerOptions {
@@ -19,6 +20,8 @@ export interface CreateServerOptions {
   web?: Omit<WebAppOptions, "db" | "logger">;
   /** The API `amistio-runner` calls from workflow jobs (OIDC-authenticated); absent, it is not served. */
   runner?: RunnerApiOptions;
+  /** AMISTIO_METRICS_TOKEN: the bearer token for GET /metrics; absent, /metrics is not served. */
+  metricsToken?: string;
 }
 
 /** The one HTTP server: webhook intake, health checks, and the web pages. */
@@ -48,7 +51,10 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   const webhookCounters: WebhookCounters = { accepted: 0, duplicate: 0, ignored: 0, rejected: 0 };
   app.decorate("webhookCounters", webhookCounters);
 
-  app.get("/healthz", async () => ({ status: "ok", webhooks: webhookCounters }));
+  const metrics = createMetrics();
+  // Liveness only: anyone can reach it, so it says nothing else. Counts are at /metrics, behind a token.
+  app.get("/healthz", async () => ({ status: "ok" }));
+  await app.register(metricsRoute, { metrics, token: options.metricsToken });
   app.get("/readyz", async (request, reply) => {
     // Both connections: on SQLite, intake writes through the hot-path thread, the rest through Prisma.
     const bothConnections = Promise.all([
@@ -65,6 +71,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   await app.register(webhookRoute, {
     path: options.webhookPath,
     counters: webhookCounters,
+    metrics,
     secret: options.webhookSecret,
     hotPath: options.hotPath,
     recorder: createDeliveryRecorder({

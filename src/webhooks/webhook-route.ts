@@ -2,6 +2,7 @@ import { verify } from "@octokit/webhooks-methods";
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
 import { Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
+import type { Metrics, WebhookOutcome } from "../web/metrics.ts";
 import type { DeliveryRecorder, IncomingDelivery } from "./delivery-recorder.ts";
 import { isHandledEvent } from "./handled-events.ts";
 
@@ -16,8 +17,10 @@ export interface WebhookCounters {
 
 export interface WebhookRouteOptions {
   path: string;
-  /** Counted in memory for /readyz and logs; ignored deliveries are also stored with status "ignored". */
+  /** Counted in memory for tests and logs; ignored deliveries are also stored with status "ignored". */
   counters: WebhookCounters;
+  /** The same counts by event, served at /metrics. */
+  metrics: Metrics;
   secret: string;
   hotPath: HotPathSql;
   recorder: DeliveryRecorder;
@@ -31,7 +34,11 @@ const EVENT_NAME = /^[a-z_]{1,64}$/;
  * GitHub or an AI model, so the 2xx is well inside GitHub's 10 s limit.
  */
 export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
-  const { hotPath, recorder, secret, counters } = options;
+  const { hotPath, recorder, secret, counters, metrics } = options;
+  const count = (event: string | undefined, outcome: WebhookOutcome) => {
+    counters[outcome]++;
+    metrics.countDelivery(event, outcome);
+  };
 
   await app.register(async (scope) => {
     // The signature covers the exact bytes, so the body is kept raw; JSON is parsed only after it checks out.
@@ -52,7 +59,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       // when the level is off, and intake writes one line per delivery.
       const about = { deliveryId, event };
       const refuse = (status: number, message: string) => {
-        counters.rejected++;
+        count(event, "rejected");
         request.log.warn({ ...about, status }, `webhook refused: ${message}`);
         return reply.code(status).send({ error: message });
       };
@@ -96,7 +103,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
         return reply.code(200).send({ status: "pong" });
       }
       if (!isHandledEvent(event)) {
-        counters.ignored++;
+        count(event, "ignored");
         const at = new Date();
         await hotPath.execute(Prisma.sql`
           INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt", "handledAt")
@@ -122,7 +129,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
   ) {
     const result = await recorder.record(delivery);
     if (result.outcome === "duplicate") {
-      counters.duplicate++;
+      count(delivery.event, "duplicate");
       log.info({ ...about, status: result.status }, "webhook duplicate: this delivery id was already received");
       return reply.code(200).send({ status: "duplicate", delivery: result.status });
     }
@@ -130,7 +137,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       log.error({ ...about, err: result.error }, "webhook not recorded: the database or queue is unavailable");
       return reply.code(503).send({ error: "could not record the delivery; redeliver it later" });
     }
-    counters.accepted++;
+    count(delivery.event, "accepted");
     log.info({ ...about, action: delivery.action, redelivered: result.redelivered }, "webhook accepted");
     return reply.code(202).send({ status: "queued" });
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EnvError, readEnv } from "../../../src/config/env.ts";
 import { DELIVER_WEBHOOK_JOB } from "../../../src/webhooks/delivery-recorder.ts";
 import { startTestAmistio, TEST_WEBHOOK_SECRET, type TestAmistio } from "../../helpers/test-amistio.ts";
 import { webhookExample } from "../../helpers/webhook-examples.ts";
@@ -140,7 +141,13 @@ describe("webhook intake over HTTP", () => {
   });
 
   it("reports health and readiness", async () => {
-    expect((await fetch(`${amistio.url}/healthz`)).status).toBe(200);
+    await amistio.deliver("issue_comment", webhookExample("issue_comment", "created"));
+    const health = await fetch(`${amistio.url}/healthz`);
+    expect(health.status).toBe(200);
+    // Liveness only: anyone can reach it, so no counts.
+    expect(await health.json()).toEqual({ status: "ok" });
+    // Without AMISTIO_METRICS_TOKEN there is no /metrics at all.
+    expect((await fetch(`${amistio.url}/metrics`)).status).toBe(404);
     const ready = await fetch(`${amistio.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: "ready", database: "ok", queue: "ok" });
@@ -154,5 +161,71 @@ describe("webhook intake over HTTP", () => {
     const response = await amistio.deliver("issue_comment", webhookExample("issue_comment", "created"));
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({ error: "could not record the delivery; redeliver it later" });
+  });
+});
+
+describe("GET /metrics", () => {
+  const token = `${"m".repeat(20)}0123456789abcdef`;
+  let amistio: TestAmistio;
+  beforeEach(async () => {
+    amistio = await startTestAmistio({ env: { AMISTIO_METRICS_TOKEN: token } });
+  });
+  afterEach(async () => {
+    await amistio.close();
+  });
+
+  const metrics = (authorization?: string) =>
+    fetch(`${amistio.url}/metrics`, { headers: authorization ? { authorization } : {} });
+
+  it("counts deliveries by event and outcome in Prometheus' text format, for the token's holder only", async () => {
+    const payload = webhookExample("issue_comment", "created");
+    const id = randomUUID();
+    await amistio.deliver("issue_comment", payload, { id });
+    await amistio.deliver("issue_comment", payload, { id });
+    await amistio.deliver("star", { action: "created" });
+    // An event name the sender made up is counted as "other": the header is not signed.
+    await amistio.deliver("made_up_event", { action: "x" });
+    await fetch(`${amistio.url}/api/github/webhooks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": "issues", "x-github-delivery": randomUUID() },
+      body: "{}",
+    });
+
+    for (const wrong of [
+      undefined,
+      `Bearer ${token}x`,
+      `Bearer ${token.slice(1)}`,
+      `Basic ${token}`,
+      token,
+      "Bearer ",
+    ]) {
+      const refused = await metrics(wrong);
+      expect(refused.status, String(wrong)).toBe(401);
+      expect(refused.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect(await refused.text()).not.toContain("amistio_webhook");
+    }
+    const answer = await metrics(`Bearer ${token}`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await answer.text();
+    expect(text).toContain("# TYPE amistio_webhook_deliveries_total counter");
+    expect(text).toContain('amistio_webhook_deliveries_total{event="issue_comment",outcome="accepted"} 1');
+    expect(text).toContain('amistio_webhook_deliveries_total{event="issue_comment",outcome="duplicate"} 1');
+    expect(text).toContain('amistio_webhook_deliveries_total{event="other",outcome="ignored"} 2');
+    expect(text).toContain('amistio_webhook_deliveries_total{event="issues",outcome="rejected"} 1');
+    expect(text).not.toContain("made_up_event");
+    expect((await fetch(`${amistio.url}/healthz`).then((r) => r.json())) as object).toEqual({ status: "ok" });
+  });
+
+  it("AMISTIO_METRICS_TOKEN must be a long, header-safe token", () => {
+    const base = { DATABASE_URL: "file::memory:" };
+    expect(readEnv({ ...base, AMISTIO_METRICS_TOKEN: token }).AMISTIO_METRICS_TOKEN).toBe(token);
+    expect(readEnv({ ...base, AMISTIO_METRICS_TOKEN: "" }).AMISTIO_METRICS_TOKEN).toBeUndefined();
+    for (const bad of ["short", `${"a".repeat(32)} b`, `${"é".repeat(32)}`]) {
+      expect(() => readEnv({ ...base, AMISTIO_METRICS_TOKEN: bad }), bad).toThrow(EnvError);
+    }
+    expect(() => readEnv({ ...base, AMISTIO_METRICS_TOKEN: "short" })).toThrow(
+      /AMISTIO_METRICS_TOKEN: must be at least 32/,
+    );
   });
 });
