@@ -8,6 +8,7 @@ import { handleCommands } from "./commands/handle-commands.ts";
 import type { AppEnv } from "./config/env.ts";
 import { createDatabase, type Database } from "./db/create-database.ts";
 import { createProbot } from "./github/create-probot.ts";
+import { createWritePacer } from "./github/write-pacer.ts";
 import { createPlannerChooser } from "./planning/choose-planner.ts";
 import { type RetentionTimer, startRetention } from "./privacy/start-retention.ts";
 import { createQueue } from "./queue/create-queue.ts";
@@ -50,7 +51,9 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     hotPath,
     logger: logger.child({ component: "queue" }),
   });
-  const probot = createProbot({ env, logger, Octokit: options.Octokit, githubToken: options.githubToken });
+  // GitHub writes are paced per installation, jointly across processes when Redis is configured.
+  const pacer = await createWritePacer({ redisUrl: env.REDIS_URL });
+  const probot = createProbot({ env, logger, pacer, Octokit: options.Octokit, githubToken: options.githubToken });
   const services: CommandServices = {
     db,
     queue,
@@ -102,6 +105,7 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
       if (works) await queue.stopWorker(graceMs);
       await retention?.stop();
       await queue.close();
+      await pacer.close();
       await database.close();
     },
   };
