@@ -15,6 +15,7 @@ import { accountRoutes } from "./account-routes.ts";
 import { createAuditChainMonitor } from "./audit-chain-monitor.ts";
 import { authRoutes } from "./auth-routes.ts";
 import { GITHUB_AVATAR_ORIGIN, layout } from "./layout.ts";
+import { createMembershipCheck } from "./membership-check.ts";
 import { homePage } from "./pages/home-page.ts";
 import { messagePage } from "./pages/message-page.ts";
 import { privacyPolicyPage } from "./pages/privacy-policy-page.ts";
@@ -42,6 +43,8 @@ export interface WebAppOptions {
   /** Outgoing HTTP for sign-in and GitHub's API. */
   fetch?: typeof fetch;
   now?: () => Date;
+  /** How long a workspace page waits for GitHub to confirm a membership (MEMBERSHIP_CHECK_TIMEOUT_MS). */
+  membershipCheckTimeoutMs?: number;
 }
 
 // Forms carry a few fields; nothing legitimate comes near this.
@@ -118,6 +121,7 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
     : undefined;
   const oidc = settings.oidc ? createOidcSignIn({ settings: settings.oidc, fetch: options.fetch, now }) : undefined;
   const vault = createTokenVault(options.keys.tokens);
+  const tokens = identityTokens({ db, vault, github, oidc, logger: options.logger, now });
   const ctx: WebContext = {
     db,
     logger: options.logger,
@@ -126,8 +130,9 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
     github,
     oidc,
     vault,
-    tokens: identityTokens({ db, vault, github, oidc, logger: options.logger, now }),
+    tokens,
     chain: createAuditChainMonitor({ db, logger: options.logger, now }),
+    memberships: createMembershipCheck({ db, github, tokens, now, timeoutMs: options.membershipCheckTimeoutMs }),
     page(request, reply, page) {
       const csrfToken = request.viewer ? reply.generateCsrf() : undefined;
       const ended =

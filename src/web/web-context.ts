@@ -7,6 +7,7 @@ import type { TokenVault } from "../auth/token-vault.ts";
 import type { Db } from "../db/create-database.ts";
 import type { AuditChainMonitor } from "./audit-chain-monitor.ts";
 import type { SafeHtml } from "./html.ts";
+import type { MembershipCheck } from "./membership-check.ts";
 import type { WebSettings } from "./read-web-settings.ts";
 
 export interface PageOptions {
@@ -27,6 +28,7 @@ export interface WebContext {
   vault: TokenVault;
   tokens: IdentityTokens;
   chain: AuditChainMonitor;
+  memberships: MembershipCheck;
   /** Sends a full HTML page with the shared layout. */
   page(request: FastifyRequest, reply: FastifyReply, options: PageOptions): FastifyReply;
   /**

@@ -4,6 +4,7 @@ import { refreshMemberships } from "../auth/refresh-memberships.ts";
 // Only for its SQL template tag, which both generated clients share.
 import { Prisma } from "../db/generated/sqlite/client.ts";
 import { html } from "./html.ts";
+import { MEMBERSHIP_MAX_UNCONFIRMED_MS, MEMBERSHIP_RECHECK_MS } from "./membership-check.ts";
 import { auditLogPage } from "./pages/audit-log-page.ts";
 import { messagePage } from "./pages/message-page.ts";
 import { type TaskView, workspacePage } from "./pages/workspace-page.ts";
@@ -54,27 +55,76 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     return rows.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
   }
 
-  /** The membership, or a 404 that does not tell whether the workspace exists. */
+  const notFound = (request: FastifyRequest, reply: FastifyReply, workspaceId: string, reason: string) => {
+    request.log.info({ status: 404, reason, workspaceId }, "refused: workspace not reachable");
+    return message(
+      request,
+      reply,
+      404,
+      "Workspace not found",
+      "There is no such workspace, or GitHub does not list it among the installations you can reach.",
+    );
+  };
+
+  /**
+   * The membership, or a 404 that does not tell whether the workspace exists. A membership GitHub
+   * confirmed more than MEMBERSHIP_RECHECK_MS ago is confirmed again first: one GitHub no longer
+   * lists is removed, and the page is a 404 like any other. When GitHub cannot be asked, the cached
+   * answer stands for up to MEMBERSHIP_MAX_UNCONFIRMED_MS; past that the page stays closed.
+   */
   async function membershipOf(request: FastifyRequest, reply: FastifyReply, workspaceId: string) {
-    const membership = await db.membership.findUnique({
-      where: { userId_workspaceId: { userId: request.viewer!.id, workspaceId } },
-      select: { role: true, workspace: { select: { id: true, accountLogin: true, status: true } } },
-    });
+    const viewer = request.viewer!;
+    const find = () =>
+      db.membership.findUnique({
+        where: { userId_workspaceId: { userId: viewer.id, workspaceId } },
+        select: {
+          role: true,
+          refreshedAt: true,
+          workspace: { select: { id: true, accountLogin: true, status: true } },
+        },
+      });
+    const membership = await find();
     if (!membership) {
-      await message(
-        request,
-        reply,
-        404,
-        "Workspace not found",
-        "There is no such workspace, or GitHub does not list it among the installations you can reach.",
-      );
+      await notFound(request, reply, workspaceId, "not_a_member");
+      return null;
     }
-    return membership;
+    const age = now().getTime() - membership.refreshedAt.getTime();
+    if (age <= MEMBERSHIP_RECHECK_MS) return membership;
+
+    const outcome = await ctx.memberships.recheck(viewer, request.log);
+    if (outcome.ok) {
+      const confirmed = await find();
+      if (!confirmed) await notFound(request, reply, workspaceId, "no_longer_listed_by_github");
+      return confirmed;
+    }
+    if (age <= MEMBERSHIP_MAX_UNCONFIRMED_MS) {
+      request.log.info(
+        { reason: outcome.reason, workspaceId, confirmedAgoMs: age },
+        "membership not re-confirmed with GitHub; the recent answer stands",
+      );
+      return membership;
+    }
+    const noToken = outcome.reason === "no_github_token";
+    const status = noToken ? 403 : 503;
+    request.log.warn(
+      { status, reason: outcome.reason, workspaceId, confirmedAgoMs: age },
+      "refused: membership could not be confirmed with GitHub",
+    );
+    await message(
+      request,
+      reply,
+      status,
+      "Access could not be confirmed",
+      noToken
+        ? "GitHub last confirmed that you can reach this workspace over an hour ago, and Amistio holds no valid GitHub token to ask again. Sign out and sign in with GitHub, and your workspaces are checked again."
+        : "GitHub last confirmed that you can reach this workspace over an hour ago, and it cannot be asked right now. Until it answers, the workspace stays closed. Nothing was changed; try again in a few minutes.",
+    );
+    return null;
   }
 
   app.get("/workspaces", async (request, reply) => {
     const viewer = request.viewer!;
-    const [memberships, github] = await Promise.all([
+    const list = () =>
       db.membership.findMany({
         where: { userId: viewer.id },
         orderBy: { workspace: { accountLogin: "asc" } },
@@ -83,10 +133,37 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
           refreshedAt: true,
           workspace: { select: { id: true, accountLogin: true, accountType: true, status: true } },
         },
-      }),
+      });
+    let [memberships, github] = await Promise.all([
+      list(),
       db.identity.findFirst({ where: { userId: viewer.id, provider: "github" }, select: { id: true } }),
     ]);
+    // The list follows the same rule as the workspace pages: nothing listed that GitHub has not confirmed lately.
+    const at = now().getTime();
+    let notice: string | undefined;
+    if (memberships.some((membership) => at - membership.refreshedAt.getTime() > MEMBERSHIP_RECHECK_MS)) {
+      const outcome = await ctx.memberships.recheck(viewer, request.log);
+      if (outcome.ok) {
+        memberships = await list();
+      } else {
+        const shown = memberships.filter(
+          (membership) => at - membership.refreshedAt.getTime() <= MEMBERSHIP_MAX_UNCONFIRMED_MS,
+        );
+        if (shown.length < memberships.length) {
+          request.log.info(
+            { reason: outcome.reason, hidden: memberships.length - shown.length },
+            "workspaces not re-confirmed with GitHub for over an hour are hidden",
+          );
+          notice =
+            outcome.reason === "no_github_token"
+              ? "Some workspaces are hidden: GitHub last confirmed them over an hour ago, and Amistio holds no valid GitHub token to ask again. Sign out and sign in with GitHub."
+              : "Some workspaces are hidden: GitHub last confirmed them over an hour ago and cannot be asked right now. Try again in a few minutes.";
+        }
+        memberships = shown;
+      }
+    }
     return ctx.page(request, reply, {
+      ...(notice ? { notice } : {}),
       title: "Your workspaces",
       body: workspacesPage({
         workspaces: memberships.map((membership) => ({

@@ -36,6 +36,11 @@ export interface GithubStandIn {
   signInAs(user: StandInUser): void;
   /** The next authorisation answers with this error instead of a code (e.g. access_denied). */
   failNext(error: string): void;
+  /**
+   * Until called again with undefined, `GET /user/installations` answers with this HTTP status, or
+   * never answers ("hang"), as when GitHub is down or unreachable.
+   */
+  failInstallations(mode: number | "hang" | undefined): void;
   /** Access tokens currently valid, per user id. */
   liveTokens(userId: number): string[];
   /** Grants revoked through DELETE /applications/{client_id}/grant, by user id. */
@@ -59,6 +64,7 @@ export async function startGithubStandIn(): Promise<GithubStandIn> {
   const clientSecret = randomBytes(20).toString("hex");
   let nextUser: StandInUser | undefined;
   let nextError: string | undefined;
+  let installationsFailure: number | "hang" | undefined;
   const codes = new Map<string, { grant: Grant; challenge: string; redirectUri: string; used: boolean }>();
   const accessTokens = new Map<string, Grant>();
   const refreshTokens = new Map<string, { grant: Grant; used: boolean }>();
@@ -176,6 +182,9 @@ export async function startGithubStandIn(): Promise<GithubStandIn> {
       });
     }
     if (request.method === "GET" && url.pathname === "/api/v3/user/installations") {
+      // Left open: the server's close() ends it.
+      if (installationsFailure === "hang") return;
+      if (installationsFailure !== undefined) return json(response, installationsFailure, { message: "Server Error" });
       const perPage = Number(url.searchParams.get("per_page") ?? 30);
       const page = Number(url.searchParams.get("page") ?? 1);
       const slice = user.installations.slice((page - 1) * perPage, page * perPage);
@@ -214,6 +223,9 @@ export async function startGithubStandIn(): Promise<GithubStandIn> {
     },
     failNext(error) {
       nextError = error;
+    },
+    failInstallations(mode) {
+      installationsFailure = mode;
     },
     liveTokens(userId) {
       return [...accessTokens.entries()]
