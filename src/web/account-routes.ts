@@ -72,6 +72,7 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: AccountRoutes
       problems.push(`the email address is longer than ${MAX_EMAIL_LENGTH} characters`);
     else if (email !== "" && !EMAIL.test(email)) problems.push("the email address is not of the form name@example.org");
     if (problems.length > 0) {
+      request.log.info({ status: 400, reason: "profile_invalid", problems: problems.length }, "refused: profile");
       return ctx.page(request, reply, {
         status: 400,
         title: "Details not saved",
@@ -137,6 +138,7 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: AccountRoutes
     const viewer = request.viewer!;
     const expected = deletionConfirmation(viewer);
     if ((field(request.body, "confirm") ?? "").trim() !== expected) {
+      request.log.info({ status: 400, reason: "confirmation_mismatch" }, "refused: account deletion");
       return ctx.page(request, reply, {
         status: 400,
         title: "Account not deleted",

@@ -24,8 +24,17 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
   const label = (provider: Provider) =>
     provider === "github" ? "GitHub" : (ctx.settings.oidc?.name ?? "OpenID Connect");
   const callbackPath = (provider: Provider) => `/auth/${provider}/callback`;
-  const fail = (request: FastifyRequest, reply: FastifyReply, status: number, heading: string, text: string) =>
-    ctx.page(request, reply, {
+  /** A refusal page, and its one log line (the request id comes with the request's logger). */
+  const fail = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    heading: string,
+    text: string,
+    details: Record<string, unknown> = {},
+  ) => {
+    request.log[status >= 500 ? "warn" : "info"]({ status, reason: heading, ...details }, "refused: sign-in");
+    return ctx.page(request, reply, {
       status,
       title: heading,
       body: messagePage({
@@ -34,6 +43,7 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
         next: html`<p><a href="/">Back to the start page</a>${request.viewer ? html` · <a href="/account">Your account</a>` : ""}</p>`,
       }),
     });
+  };
 
   const notConfigured = (request: FastifyRequest, reply: FastifyReply, provider: Provider) =>
     fail(
@@ -73,13 +83,13 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     try {
       started = await client.start(`${ctx.origin()}${callbackPath(provider)}`);
     } catch (error) {
-      request.log.error({ err: error, provider }, "could not start sign-in");
       return fail(
         request,
         reply,
         502,
         "Sign-in unavailable",
         `${label(provider)} could not be reached. Try again in a moment.`,
+        { err: error, provider },
       );
     }
     webSession.setPending(request, {
@@ -186,7 +196,6 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     try {
       verified = await verify(provider, new URL(request.url, ctx.origin()), pending);
     } catch (failure) {
-      request.log.warn({ err: failure, provider }, "sign-in was not confirmed");
       const detail = failure instanceof ResponseBodyError ? ` (${failure.error})` : "";
       return fail(
         request,
@@ -194,6 +203,7 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
         502,
         "Sign-in could not be completed",
         `${label(provider)} did not confirm the sign-in${detail}. Nothing was changed; start again.`,
+        { err: failure, provider },
       );
     }
 

@@ -1,4 +1,3 @@
-import type { FastifyBaseLogger } from "fastify";
 import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import type { GithubSignIn } from "../auth/github-sign-in.ts";
 import type { IdentityTokens } from "../auth/identity-tokens.ts";
@@ -18,7 +17,7 @@ export const MEMBERSHIP_CHECK_TIMEOUT_MS = 5_000;
 
 export type RecheckOutcome =
   | { ok: true; removed: number }
-  | { ok: false; reason: "no_github_token" | "github_unreachable" };
+  | { ok: false; reason: "no_github_token" | "github_unreachable"; error?: unknown };
 
 export interface MembershipCheck {
   /**
@@ -26,7 +25,7 @@ export interface MembershipCheck {
    * which workspaces the person can reach now, and stores the answer: memberships GitHub no longer
    * lists are removed. Concurrent calls for one person share one request to GitHub.
    */
-  recheck(viewer: Viewer, log: FastifyBaseLogger): Promise<RecheckOutcome>;
+  recheck(viewer: Viewer): Promise<RecheckOutcome>;
 }
 
 export interface MembershipCheckOptions {
@@ -46,7 +45,7 @@ export function createMembershipCheck(options: MembershipCheckOptions): Membersh
   const timeoutMs = options.timeoutMs ?? MEMBERSHIP_CHECK_TIMEOUT_MS;
   const inFlight = new Map<string, Promise<RecheckOutcome>>();
 
-  async function ask(viewer: Viewer, log: FastifyBaseLogger): Promise<RecheckOutcome> {
+  async function ask(viewer: Viewer): Promise<RecheckOutcome> {
     if (!github || viewer.githubId === null) return { ok: false, reason: "no_github_token" };
     const githubId = viewer.githubId;
     const identity = await db.identity.findFirst({
@@ -67,8 +66,8 @@ export function createMembershipCheck(options: MembershipCheckOptions): Membersh
         }),
       ]);
     } catch (error) {
-      log.warn({ err: error }, "could not ask GitHub which installations the person can reach");
-      return { ok: false, reason: "github_unreachable" };
+      // The page that asked logs it, once, with what it decided.
+      return { ok: false, reason: "github_unreachable", error };
     } finally {
       clearTimeout(timer);
     }
@@ -90,10 +89,10 @@ export function createMembershipCheck(options: MembershipCheckOptions): Membersh
   }
 
   return {
-    recheck(viewer, log) {
+    recheck(viewer) {
       const running = inFlight.get(viewer.id);
       if (running) return running;
-      const asking = ask(viewer, log).finally(() => inFlight.delete(viewer.id));
+      const asking = ask(viewer).finally(() => inFlight.delete(viewer.id));
       inFlight.set(viewer.id, asking);
       return asking;
     },

@@ -33,12 +33,14 @@ export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: Privac
     heading: string,
     text: string,
     back: string,
-  ) =>
-    ctx.page(request, reply, {
+  ) => {
+    request.log.info({ status, reason: heading }, "refused: privacy request");
+    return ctx.page(request, reply, {
       status,
       title: heading,
       body: messagePage({ heading, text, next: html`<p><a href="${back}">Go back</a></p>` }),
     });
+  };
   const adminOnly = async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.viewer?.isAdmin) {
       return refuse(

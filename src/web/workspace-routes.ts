@@ -28,12 +28,22 @@ type RunRow = TaskView["runs"][number] & { taskId: string };
 export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRoutesOptions): Promise<void> {
   const { db, now } = ctx;
   app.addHook("preHandler", requireViewer(ctx));
-  const message = (request: FastifyRequest, reply: FastifyReply, status: number, heading: string, text: string) =>
-    ctx.page(request, reply, {
+  /** A refusal page, and its one log line (the request id comes with the request's logger). */
+  const message = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    heading: string,
+    text: string,
+    details: Record<string, unknown> = {},
+  ) => {
+    request.log[status >= 500 ? "warn" : "info"]({ status, reason: heading, ...details }, "refused: workspaces");
+    return ctx.page(request, reply, {
       status,
       title: heading,
       body: messagePage({ heading, text, next: html`<p><a href="/workspaces">Your workspaces</a></p>` }),
     });
+  };
 
   /**
    * The latest runs of each task, in one round trip. Each branch reads at most RUNS_PER_TASK index
@@ -55,16 +65,15 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     return rows.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
   }
 
-  const notFound = (request: FastifyRequest, reply: FastifyReply, workspaceId: string, reason: string) => {
-    request.log.info({ status: 404, reason, workspaceId }, "refused: workspace not reachable");
-    return message(
+  const notFound = (request: FastifyRequest, reply: FastifyReply, workspaceId: string, reason: string) =>
+    message(
       request,
       reply,
       404,
       "Workspace not found",
       "There is no such workspace, or GitHub does not list it among the installations you can reach.",
+      { reason, workspaceId },
     );
-  };
 
   /**
    * The membership, or a 404 that does not tell whether the workspace exists. A membership GitHub
@@ -91,7 +100,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     const age = now().getTime() - membership.refreshedAt.getTime();
     if (age <= MEMBERSHIP_RECHECK_MS) return membership;
 
-    const outcome = await ctx.memberships.recheck(viewer, request.log);
+    const outcome = await ctx.memberships.recheck(viewer);
     if (outcome.ok) {
       const confirmed = await find();
       if (!confirmed) await notFound(request, reply, workspaceId, "no_longer_listed_by_github");
@@ -99,17 +108,13 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     }
     if (age <= MEMBERSHIP_MAX_UNCONFIRMED_MS) {
       request.log.info(
-        { reason: outcome.reason, workspaceId, confirmedAgoMs: age },
+        { reason: outcome.reason, err: outcome.error, workspaceId, confirmedAgoMs: age },
         "membership not re-confirmed with GitHub; the recent answer stands",
       );
       return membership;
     }
     const noToken = outcome.reason === "no_github_token";
     const status = noToken ? 403 : 503;
-    request.log.warn(
-      { status, reason: outcome.reason, workspaceId, confirmedAgoMs: age },
-      "refused: membership could not be confirmed with GitHub",
-    );
     await message(
       request,
       reply,
@@ -118,6 +123,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
       noToken
         ? "GitHub last confirmed that you can reach this workspace over an hour ago, and Amistio holds no valid GitHub token to ask again. Sign out and sign in with GitHub, and your workspaces are checked again."
         : "GitHub last confirmed that you can reach this workspace over an hour ago, and it cannot be asked right now. Until it answers, the workspace stays closed. Nothing was changed; try again in a few minutes.",
+      { reason: outcome.reason, err: outcome.error, workspaceId, confirmedAgoMs: age },
     );
     return null;
   }
@@ -142,7 +148,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     const at = now().getTime();
     let notice: string | undefined;
     if (memberships.some((membership) => at - membership.refreshedAt.getTime() > MEMBERSHIP_RECHECK_MS)) {
-      const outcome = await ctx.memberships.recheck(viewer, request.log);
+      const outcome = await ctx.memberships.recheck(viewer);
       if (outcome.ok) {
         memberships = await list();
       } else {
@@ -151,7 +157,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
         );
         if (shown.length < memberships.length) {
           request.log.info(
-            { reason: outcome.reason, hidden: memberships.length - shown.length },
+            { reason: outcome.reason, err: outcome.error, hidden: memberships.length - shown.length },
             "workspaces not re-confirmed with GitHub for over an hour are hidden",
           );
           notice =
@@ -205,13 +211,13 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
         now: now(),
       });
     } catch (error) {
-      request.log.warn({ err: error }, "could not list the person's installations");
       return message(
         request,
         reply,
         502,
         "GitHub did not answer",
         "GitHub could not be asked which workspaces you can reach. Your list was left as it was; try again later.",
+        { err: error },
       );
     }
     await appendAuditEvent(

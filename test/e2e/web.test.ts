@@ -283,6 +283,34 @@ describe("the web, in a real browser", () => {
     expect((await db().user.findUniqueOrThrow({ where: { githubId: 8001n } })).name).toBe("Erin Ødegård");
   });
 
+  it("shows who is signed in, and signing out ends the session even for a copy of the cookie", async () => {
+    const context = await browser.newContext();
+    const copy = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(amistio.url);
+      github.signInAs(erin);
+      await Promise.all([page.waitForURL(`${amistio.url}/workspaces`), page.click("text=Sign in with GitHub")]);
+      expect(await page.textContent("#signed-in-as")).toBe("erin");
+      const stolen = (await context.cookies(amistio.url)).filter((cookie) => cookie.name === "amistio_session");
+      expect(stolen).toHaveLength(1);
+
+      await Promise.all([page.waitForURL(`${amistio.url}/`), page.click("header >> text=Sign out")]);
+      expect(await page.locator("#signed-in-as").count()).toBe(0);
+
+      await copy.addCookies(stolen);
+      const other = await copy.newPage();
+      const response = await other.goto(`${amistio.url}/account`);
+      expect(response!.status()).toBe(401);
+      expect(await other.textContent("main")).toContain("Your session has ended");
+      // Erin's first browser, signed in separately, is not affected.
+      expect((await erinPage.goto(`${amistio.url}/account`))!.status()).toBe(200);
+    } finally {
+      await copy.close();
+      await context.close();
+    }
+  });
+
   it("keeps other people out of the workspace and refuses to link an identity that is someone else's", async () => {
     const context = await browser.newContext();
     try {

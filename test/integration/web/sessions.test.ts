@@ -154,6 +154,30 @@ describe("revocable sessions", () => {
   });
 });
 
+describe("refusals", () => {
+  it("write exactly one log line each, naming the request and the status", async () => {
+    const client = new WebClient(web.url);
+    const cases: [string, number][] = [
+      ["/auth/github/callback?state=forged&code=forged", 400],
+      ["/account", 401],
+      ["/workspaces/someone-elses", 401],
+    ];
+    for (const [path, status] of cases) {
+      const before = web.logs.length;
+      expect((await client.get(path)).status, path).toBe(status);
+      const lines = web.logs.slice(before).filter((line) => line.reqId !== undefined);
+      expect(lines, path).toHaveLength(1);
+      expect(lines[0], path).toMatchObject({ status, reqId: expect.any(String) });
+    }
+    await client.githubSignIn(github, hana);
+    const before = web.logs.length;
+    expect((await client.get("/workspaces/someone-elses")).status).toBe(404);
+    const lines = web.logs.slice(before).filter((line) => line.reqId !== undefined);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ status: 404, reason: "not_a_member", reqId: expect.any(String) });
+  });
+});
+
 describe("who is signed in", () => {
   it("shows the login on every signed-in page, with an avatar only from GitHub's avatars host", async () => {
     const client = new WebClient(web.url);
