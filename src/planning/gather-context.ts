@@ -2,7 +2,9 @@ import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import { findRelevantFiles, type TreeEntry } from "./find-relevant-files.ts";
 import { type BudgetPart, countTokens, fitToBudget, type Omission, SECTION_SEPARATOR } from "./fit-to-budget.ts";
+import { companionTest, cutAtBoundary, rankFiles } from "./rank-files.ts";
 import { mergeFindings, type RedactionFinding, redactSecrets } from "./redact-secrets.ts";
+import type { RepositorySnapshot } from "./repository-snapshot.ts";
 
 type Octokit = Pick<InstanceType<typeof ProbotOctokit>, "request">;
 
@@ -48,6 +50,11 @@ export interface GatherContextOptions {
   /** The repository's `planner.instructions`. */
   instructions?: string;
   limits?: Partial<ContextLimits>;
+  /**
+   * The repository's files with their text (from an archive or the repository index). With it, files
+   * are ranked by content and path and no GitHub reads are made for the tree, README or files.
+   */
+  snapshot?: RepositorySnapshot;
 }
 
 export type SectionKind = "instructions" | "issue" | "comment" | "tree" | "readme" | "codeowners" | "file";
@@ -165,6 +172,54 @@ export async function gatherContext(options: GatherContextOptions): Promise<Plan
     });
   }
 
+  if (options.snapshot) {
+    await addSnapshotParts(options.snapshot, {
+      issue,
+      comments,
+      instructions: options.instructions,
+      limits,
+      redact,
+      parts,
+      omitted,
+      budgetTokens: options.budgetTokens,
+    });
+  } else {
+    await addGitHubParts({ github, options, issue, comments, limits, redact, parts, omitted });
+  }
+
+  const fitted = fitToBudget(parts, options.budgetTokens);
+  omitted.push(...fitted.omitted);
+  const kept = fitted.kept.sort((a, b) => SECTION_ORDER.indexOf(a.part.kind) - SECTION_ORDER.indexOf(b.part.kind));
+  const sections = kept.map(({ part, text }) => ({ kind: part.kind, title: part.title, text }));
+  return {
+    owner,
+    repo,
+    issue: { ...issue, title, body, labels },
+    sections,
+    tokenCount: countTokens(renderContext(sections)),
+    report: {
+      comments: kept.flatMap(({ part }) => (part.commentId === undefined ? [] : [part.commentId])),
+      files: kept.flatMap(({ part }) => (part.path === undefined ? [] : [part.path])),
+      redactions: mergeFindings(...findings),
+      omitted,
+    },
+  };
+}
+
+interface PartsInput {
+  issue: ContextIssue;
+  comments: ContextComment[];
+  limits: ContextLimits;
+  redact: (text: string) => Promise<string>;
+  parts: Part[];
+  omitted: Omission[];
+}
+
+/** Without a snapshot: the tree, README, CODEOWNERS and the files matched by path, read from GitHub. */
+async function addGitHubParts(
+  input: PartsInput & { github: GitHubReader; options: GatherContextOptions },
+): Promise<void> {
+  const { github, options, issue, comments, limits, redact, parts, omitted } = input;
   const ref = options.ref ?? (await github.defaultBranch()) ?? undefined;
   const tree = ref === undefined ? undefined : await github.tree(ref);
   const entries = tree?.entries ?? [];
@@ -266,24 +321,105 @@ export async function gatherContext(options: GatherContextOptions): Promise<Plan
       path: file.entry.path,
     });
   }
+}
 
-  const fitted = fitToBudget(parts, options.budgetTokens);
-  omitted.push(...fitted.omitted);
-  const kept = fitted.kept.sort((a, b) => SECTION_ORDER.indexOf(a.part.kind) - SECTION_ORDER.indexOf(b.part.kind));
-  const sections = kept.map(({ part, text }) => ({ kind: part.kind, title: part.title, text }));
-  return {
-    owner,
-    repo,
-    issue: { ...issue, title, body, labels },
-    sections,
-    tokenCount: countTokens(renderContext(sections)),
-    report: {
-      comments: kept.flatMap(({ part }) => (part.commentId === undefined ? [] : [part.commentId])),
-      files: kept.flatMap(({ part }) => (part.path === undefined ? [] : [part.path])),
-      redactions: mergeFindings(...findings),
-      omitted,
+// Shares of the budget by rank: a strong hit gets more room than a weak one.
+const RANK_SHARES = [0.3, 0.2, 0.15, 0.1, 0.08, 0.06];
+// Rough characters per o200k token in source code, to pre-cut at a boundary before the exact fit.
+const CHARS_PER_TOKEN = 3.2;
+const CANDIDATE_LIST = 40;
+
+/**
+ * With a snapshot: files ranked by content and path; the best ones' content most relevant first,
+ * each with room by rank and cut at a top-level boundary; a ranked list of the next candidates.
+ */
+async function addSnapshotParts(
+  snapshot: RepositorySnapshot,
+  input: PartsInput & { instructions?: string; budgetTokens: number },
+): Promise<void> {
+  const { issue, comments, limits, redact, parts, omitted, budgetTokens } = input;
+  for (const note of snapshot.omitted) omitted.push(note);
+  if (snapshot.files.length === 0) {
+    omitted.push({ what: "the repository's files", why: "the repository is empty" });
+    return;
+  }
+  const readme = snapshot.files.find((file) => isReadme(file.path) && !file.path.includes("/") && file.text !== null);
+  if (readme?.text) {
+    parts.push({
+      kind: "readme",
+      title: readme.path,
+      heading: `## README (${readme.path})`,
+      content: await redact(readme.text),
+      priority: 6,
+      maxShare: 0.08,
+      path: readme.path,
+    });
+  }
+  const codeowners = CODEOWNERS_PATHS.map((path) => snapshot.files.find((file) => file.path === path)).find(Boolean);
+  if (codeowners?.text) {
+    parts.push({
+      kind: "codeowners",
+      title: codeowners.path,
+      heading: `## Code owners (${codeowners.path})`,
+      content: await redact(codeowners.text),
+      priority: 7,
+      maxShare: 0.05,
+      path: codeowners.path,
+    });
+  }
+
+  const ranked = rankFiles(
+    {
+      title: issue.title,
+      body: issue.body ?? "",
+      extra: [input.instructions ?? "", ...comments.map((comment) => comment.body)],
     },
-  };
+    snapshot.files.filter((file) => file.path !== readme?.path && file.path !== codeowners?.path),
+  );
+  const byPath = new Map(snapshot.files.map((file) => [file.path, file]));
+  const chosen: { path: string; reason: string }[] = [];
+  const allPaths = snapshot.files.map((file) => file.path);
+  for (const hit of ranked) {
+    if (chosen.length >= limits.maxFiles) break;
+    const file = byPath.get(hit.path);
+    if (!file || file.text === null || chosen.some((c) => c.path === hit.path)) continue;
+    chosen.push({ path: hit.path, reason: hit.reason });
+    // A chosen source file's test comes along right after it, once.
+    if (chosen.length === 1 && chosen.length < limits.maxFiles) {
+      const test = companionTest(hit.path, allPaths);
+      if (test && byPath.get(test)?.text != null && !chosen.some((c) => c.path === test)) {
+        chosen.push({ path: test, reason: "companion" });
+      }
+    }
+  }
+  for (const [rank, { path, reason }] of chosen.entries()) {
+    const share = RANK_SHARES[Math.min(rank, RANK_SHARES.length - 1)]! * (reason === "companion" ? 0.5 : 1);
+    const text = byPath.get(path)!.text!;
+    const cut = cutAtBoundary(text, Math.floor(budgetTokens * share * CHARS_PER_TOKEN * 1.6));
+    const label =
+      reason === "named" ? " (named in the issue)" : reason === "companion" ? " (test of the file above)" : "";
+    parts.push({
+      kind: "file",
+      title: path,
+      heading: `## File ${path}${label}${cut.length < text.length ? " (cut at a declaration boundary)" : ""}`,
+      content: await redact(cut),
+      // Most relevant first: the first files before README, the rest after it.
+      priority: rank < 4 ? 3 + rank / 10 : 8 + rank / 100,
+      maxShare: share,
+      path,
+    });
+  }
+  const rest = ranked.filter((hit) => !chosen.some((c) => c.path === hit.path)).slice(0, CANDIDATE_LIST);
+  if (rest.length > 0) {
+    parts.push({
+      kind: "tree",
+      title: "the ranked list of other candidate files",
+      heading: `## Other candidate files at ${snapshot.ref}, most relevant first (content not included)`,
+      content: await redact(rest.map((hit) => hit.path).join("\n")),
+      priority: 4,
+      maxShare: 0.05,
+    });
+  }
 }
 
 /** The sections as one text: what a planner sends as the issue's context. */

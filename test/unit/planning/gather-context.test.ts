@@ -303,3 +303,51 @@ describe("gatherContext", () => {
     }
   });
 });
+
+describe("gatherContext with a repository snapshot", () => {
+  const failing = {
+    request: async () => Promise.reject(Object.assign(new Error("offline"), { status: 500 })),
+  } as never;
+  const snapshot = {
+    ref: "abc123",
+    omitted: [],
+    files: [
+      { path: "README.md", size: 20, text: "# Widgets\nMakes widgets." },
+      { path: "src/widget-cache.ts", size: 80, text: "export function cacheWidget(id: string) {\n  return id;\n}\n" },
+      { path: "src/other.ts", size: 40, text: "export const other = 1;\n" },
+      { path: "test/widget-cache.test.ts", size: 40, text: "cacheWidget('a');\n" },
+      { path: "assets/logo.png", size: 10, text: null },
+    ],
+  };
+
+  it("ranks by content, puts the best file first and makes no GitHub request", async () => {
+    const context = await gatherContext({
+      ...options({
+        issue: {
+          number: 9,
+          title: "cacheWidget drops ids",
+          body: "`cacheWidget` loses the id.",
+          labels: [],
+          author: "alice",
+        },
+      }),
+      octokit: failing,
+      snapshot,
+    });
+    const files = context.sections.filter((s) => s.kind === "file").map((s) => s.title);
+    expect(files[0]).toBe("src/widget-cache.ts");
+    expect(files).toContain("test/widget-cache.test.ts");
+    expect(files).not.toContain("assets/logo.png");
+    expect(context.report.files).toContain("README.md");
+  });
+
+  it("an empty tree gives a plan context with the issue alone", async () => {
+    const context = await gatherContext({
+      ...options(),
+      octokit: failing,
+      snapshot: { ref: "x", files: [], omitted: [] },
+    });
+    expect(context.sections.map((s) => s.kind)).toEqual(["issue"]);
+    expect(context.report.omitted).toContainEqual({ what: "the repository's files", why: "the repository is empty" });
+  });
+});
