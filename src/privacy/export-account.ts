@@ -4,7 +4,7 @@ import { PRIVACY_REQUEST_FIELDS } from "./privacy-requests.ts";
 /**
  * Everything Amistio holds about one person, as one JSON-ready object: profile, sign-in identities
  * (never their tokens), workspaces, the tasks they requested, the approvals they gave, the audit
- * events they are the actor of, and their privacy requests. Undefined when the account is gone.
+ * events they are the actor of, their privacy requests and their sign-in sessions (times only). Undefined when the account is gone.
  */
 export async function exportAccount(db: Db, userId: string, now: Date): Promise<Record<string, unknown> | undefined> {
   const user = await db.user.findUnique({
@@ -56,6 +56,8 @@ export async function exportAccount(db: Db, userId: string, now: Date): Promise<
         },
       },
       privacyRequests: { orderBy: { createdAt: "asc" }, select: PRIVACY_REQUEST_FIELDS },
+      // Times only: the session id is a bearer secret and stays out of the file.
+      webSessions: { orderBy: { createdAt: "asc" }, select: { createdAt: true, expiresAt: true, lastSeenAt: true } },
     },
   });
   if (!user) return undefined;
@@ -117,6 +119,11 @@ export async function exportAccount(db: Db, userId: string, now: Date): Promise<
       ...request,
       createdAt: request.createdAt.toISOString(),
       resolvedAt: request.resolvedAt?.toISOString() ?? null,
+    })),
+    sessions: user.webSessions.map((session) => ({
+      createdAt: session.createdAt.toISOString(),
+      expiresAt: session.expiresAt.toISOString(),
+      lastSeenAt: session.lastSeenAt.toISOString(),
     })),
   };
 }
