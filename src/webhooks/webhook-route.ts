@@ -1,13 +1,22 @@
-import { verify } from "@octokit/webhooks-methods";
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
 import { Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
 import type { Metrics, WebhookOutcome } from "../web/metrics.ts";
 import type { DeliveryRecorder, IncomingDelivery } from "./delivery-recorder.ts";
 import { isHandledEvent } from "./handled-events.ts";
+import { createUnverifiedBudget, readSignedBody } from "./read-signed-body.ts";
 
 /** GitHub caps webhook payloads at 25 MB. */
 export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+/**
+ * Bytes of bodies whose signature is not yet checked that intake holds at once: two near-largest
+ * deliveries, or thousands of ordinary ones (10–50 KB). Past it, a request is answered 503 at once.
+ */
+export const MAX_UNVERIFIED_BYTES = 64 * 1024 * 1024;
+/** Reading one body may take this long; GitHub itself gives up on the whole delivery after 10 s (30 s on GHES). */
+const READ_TIMEOUT_MS = 30_000;
+/** A body is counted at least this size against the budget, so empty-ish requests cannot go unbounded. */
+const MIN_BUDGET_BYTES = 16 * 1024;
 export interface WebhookCounters {
   accepted: number;
   duplicate: number;
@@ -24,10 +33,14 @@ export interface WebhookRouteOptions {
   secret: string;
   hotPath: HotPathSql;
   recorder: DeliveryRecorder;
+  /** Defaults to MAX_UNVERIFIED_BYTES. */
+  maxUnverifiedBytes?: number;
 }
 
 const DELIVERY_ID = /^[0-9a-zA-Z-]{1,100}$/;
 const EVENT_NAME = /^[a-z_]{1,64}$/;
+const SIGNATURE = /^sha256=([0-9a-f]{64})$/;
+const CONTENT_LENGTH = /^\d{1,15}$/;
 
 /**
  * Webhook intake: verify, dedupe by X-GitHub-Delivery, record, enqueue, answer. It never waits for
@@ -35,17 +48,17 @@ const EVENT_NAME = /^[a-z_]{1,64}$/;
  */
 export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
   const { hotPath, recorder, secret, counters, metrics } = options;
+  const budget = createUnverifiedBudget(options.maxUnverifiedBytes ?? MAX_UNVERIFIED_BYTES);
   const count = (event: string | undefined, outcome: WebhookOutcome) => {
     counters[outcome]++;
     metrics.countDelivery(event, outcome);
   };
 
   await app.register(async (scope) => {
-    // The signature covers the exact bytes, so the body is kept raw; JSON is parsed only after it checks out.
+    // The signature covers the exact bytes, so the route reads the body itself, checking the HMAC as
+    // the bytes arrive, and parses it only once the signature is good. No parser of Fastify's reads it.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: MAX_WEBHOOK_BYTES }, (_request, body, done) =>
-      done(null, body),
-    );
+    scope.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
 
     scope.post(options.path, async (request, reply) => {
       const header = (name: string) => {
@@ -58,24 +71,29 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       // Fields on each line rather than child loggers: a child costs its bindings' serialisation even
       // when the level is off, and intake writes one line per delivery.
       const about = { deliveryId, event };
-      const refuse = (status: number, message: string) => {
+      const refuse = (status: number, message: string, extra: Record<string, unknown> = {}) => {
         count(event, "rejected");
-        request.log.warn({ ...about, status }, `webhook refused: ${message}`);
+        request.log.warn({ ...about, ...extra, status }, `webhook refused: ${message}`);
         return reply.code(status).send({ error: message });
       };
 
+      // Everything the headers can tell is checked before a byte of the body is read.
       if (!signature) {
         return header("x-hub-signature")
           ? refuse(401, "X-Hub-Signature-256 is required; SHA-1 signatures are not accepted")
           : refuse(401, "missing X-Hub-Signature-256 header: set a webhook secret on the GitHub App");
       }
-      if (!/^sha256=[0-9a-f]{64}$/.test(signature))
-        return refuse(401, "X-Hub-Signature-256 must be sha256=<64 hex digits>");
-      const body = request.body;
-      if (!Buffer.isBuffer(body) || body.length === 0) return refuse(400, "empty body");
-      const text = body.toString("utf8");
-      if (!(await verify(secret, text, signature))) {
-        return refuse(401, "signature does not match: check that WEBHOOK_SECRET equals the App's webhook secret");
+      const expected = SIGNATURE.exec(signature)?.[1];
+      if (!expected) return refuse(401, "X-Hub-Signature-256 must be sha256=<64 hex digits>");
+      const contentLength = header("content-length");
+      if (contentLength === undefined) {
+        return refuse(411, "Content-Length is required (GitHub always sends it)");
+      }
+      if (!CONTENT_LENGTH.test(contentLength)) return refuse(400, "Content-Length is not a number");
+      const length = Number(contentLength);
+      if (length === 0) return refuse(400, "empty body");
+      if (length > MAX_WEBHOOK_BYTES) {
+        return refuse(413, "body too large: GitHub webhook payloads are at most 25 MB", { length });
       }
       if (!deliveryId || !DELIVERY_ID.test(deliveryId))
         return refuse(400, "missing or malformed X-GitHub-Delivery header");
@@ -83,6 +101,33 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       if (!(request.headers["content-type"] ?? "").startsWith("application/json")) {
         return refuse(415, "content type must be application/json (set it in the GitHub App's webhook settings)");
       }
+
+      const release = budget.take(Math.max(length, MIN_BUDGET_BYTES));
+      if (!release) {
+        reply.header("retry-after", "10");
+        return refuse(503, "too many unverified bodies are being read; redeliver it shortly", { length });
+      }
+      let read: Awaited<ReturnType<typeof readSignedBody>>;
+      try {
+        read = await readSignedBody(request.raw, {
+          secret,
+          expected: Buffer.from(expected, "hex"),
+          timeoutMs: READ_TIMEOUT_MS,
+        });
+      } finally {
+        release();
+      }
+      if (!read.ok) {
+        if (read.reason === "signature") {
+          return refuse(401, "signature does not match: check that WEBHOOK_SECRET equals the App's webhook secret");
+        }
+        // The client is gone, or too slow to be worth waiting for: nothing is kept of what it sent.
+        reply.header("connection", "close");
+        return read.reason === "timeout"
+          ? refuse(408, "the body did not arrive in time", { length, received: read.received })
+          : refuse(400, "the body ended before its Content-Length", { length, received: read.received });
+      }
+      const text = read.body.toString("utf8");
       let payload: { action?: unknown; installation?: { id?: unknown } };
       try {
         payload = JSON.parse(text);

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { type ClientRequest, request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EnvError, readEnv } from "../../../src/config/env.ts";
@@ -123,6 +125,100 @@ describe("webhook intake over HTTP", () => {
     expect(response.status).toBe(413);
     expect(((await response.json()) as { error: string }).error).toMatch(/25 MB/);
     expect(await amistio.database.db.webhookDelivery.count()).toBe(0);
+  });
+
+  /** Sends the headers and `first` bytes of a body; the answer may come before the rest is sent. */
+  const partial = (headers: Record<string, string | number>, first: Buffer) => {
+    let req!: ClientRequest;
+    const answer = new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+      (resolve, reject) => {
+        req = httpRequest(`${amistio.url}/api/github/webhooks`, { method: "POST", headers, agent: false }, (res) => {
+          let body = "";
+          res.on("data", (chunk: Buffer) => {
+            body += chunk.toString();
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on("error", reject);
+        req.write(first);
+      },
+    );
+    return { req, answer };
+  };
+  const bogus = {
+    "content-type": "application/json",
+    "x-github-event": "issues",
+    "x-hub-signature-256": `sha256=${"0".repeat(64)}`,
+  };
+
+  it("refuses from the headers alone, before reading the body: no Content-Length 411, a bad one 400", async () => {
+    // Chunked, so no Content-Length: GitHub always sends one.
+    const chunked = partial(
+      { ...bogus, "x-github-delivery": randomUUID(), "transfer-encoding": "chunked" },
+      Buffer.from("{"),
+    );
+    const refused = await chunked.answer;
+    chunked.req.destroy();
+    expect(refused.status).toBe(411);
+    expect(JSON.parse(refused.body)).toEqual({ error: "Content-Length is required (GitHub always sends it)" });
+    // A Content-Length that is not a number never reaches the route: Node's HTTP parser answers 400.
+    const { port } = new URL(amistio.url);
+    const garbled = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), "127.0.0.1", () =>
+        socket.write(
+          `POST /api/github/webhooks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-GitHub-Event: issues\r\nX-GitHub-Delivery: ${randomUUID()}\r\nX-Hub-Signature-256: ${bogus["x-hub-signature-256"]}\r\nContent-Length: 12abc\r\n\r\n{}`,
+        ),
+      );
+      let answer = "";
+      socket.on("data", (chunk) => {
+        answer += chunk.toString();
+      });
+      socket.on("close", () => resolve(answer.split("\r\n")[0] ?? ""));
+      socket.on("error", () => undefined);
+      setTimeout(() => socket.destroy(), 5000);
+    });
+    expect(garbled).toBe("HTTP/1.1 400 Bad Request");
+    // A body announced over 25 MB is refused before a byte of it is read.
+    const huge = partial(
+      { ...bogus, "x-github-delivery": randomUUID(), "content-length": 26 * 1024 * 1024 },
+      Buffer.from("{"),
+    );
+    expect((await huge.answer).status).toBe(413);
+    huge.req.destroy();
+    expect(await amistio.database.db.webhookDelivery.count()).toBe(0);
+    expect(amistio.server.webhookCounters.rejected).toBe(2);
+  });
+
+  it("reads at most 64 MiB of unverified bodies at once: past that 503 with Retry-After, ordinary deliveries still pass, and a client that leaves frees its share", async () => {
+    const big = 24 * 1024 * 1024;
+    const slow = [0, 1].map(() =>
+      partial({ ...bogus, "x-github-delivery": randomUUID(), "content-length": big }, Buffer.alloc(1024, 0x20)),
+    );
+    // Until the two slow bodies' shares are taken, a third might still fit: ask until it does not.
+    let third: Awaited<(typeof slow)[number]["answer"]> | undefined;
+    for (let i = 0; i < 50 && third?.status !== 503; i++) {
+      const attempt = partial({ ...bogus, "x-github-delivery": randomUUID(), "content-length": big }, Buffer.from("{"));
+      const answered = await Promise.race([attempt.answer, new Promise<undefined>((r) => setTimeout(r, 100))]);
+      attempt.req.destroy();
+      third = answered;
+    }
+    expect(third?.status).toBe(503);
+    expect(third?.headers["retry-after"]).toBe("10");
+    expect(JSON.parse(third!.body).error).toMatch(/too many unverified bodies/);
+
+    const ordinary = await amistio.deliver("issue_comment", webhookExample("issue_comment", "created"));
+    expect(ordinary.status).toBe(202);
+
+    for (const { req } of slow) req.destroy();
+    // Their shares come back once the server sees them gone: a full bogus body is then read and refused 401.
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 401; i++) {
+      const response = await post(new Blob([Buffer.alloc(big, 0x20)]), { ...bogus, "x-github-delivery": randomUUID() });
+      status = response.status;
+      if (status !== 401) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(status).toBe(401);
+    expect(await amistio.database.db.webhookDelivery.count()).toBe(1);
   });
 
   it("acknowledges events it does not handle, counts them, and queues nothing", async () => {
