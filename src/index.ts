@@ -12,6 +12,7 @@ import { createWritePacer } from "./github/write-pacer.ts";
 import { createPlannerChooser } from "./planning/choose-planner.ts";
 import { type RetentionTimer, startRetention } from "./privacy/start-retention.ts";
 import { createQueue } from "./queue/create-queue.ts";
+import { createDeliverySweeper } from "./queue/delivery-sweeper.ts";
 import type { JobHandlers, JobQueue } from "./queue/job-queue.ts";
 import { createRuns } from "./runs/create-runs.ts";
 import { createServer } from "./web/create-server.ts";
@@ -26,6 +27,8 @@ export interface AmistioOptions {
   /** Tests inject an Octokit class (retries and throttling off) and a token instead of App auth. */
   Octokit?: typeof ProbotOctokit;
   githubToken?: string;
+  /** The delivery sweeper's interval and grace (default 30 s each); the fault benchmark shortens them. */
+  sweeper?: { intervalMs?: number; graceMs?: number };
 }
 
 export interface Amistio {
@@ -67,6 +70,14 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     handleCommands(app, services);
     runs.follow(app);
   });
+  // Every process sweeps (one at a time across them): a stored delivery without a job is queued again.
+  const sweeper = createDeliverySweeper({
+    db,
+    queue,
+    logger,
+    provider: database.target.provider,
+    ...options.sweeper,
+  });
   const handlers: JobHandlers = {
     [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, hotPath, probot }),
     ...runs.jobHandlers,
@@ -97,11 +108,13 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
         await queue.startWorker(handlers, { concurrency: env.AMISTIO_QUEUE_CONCURRENCY });
         retention = startRetention({ db, logger, retentionDays: settings.retentionDays });
       }
+      sweeper.start();
       if (!serves) return undefined;
       return server.listen({ port: env.PORT, host: env.HOST });
     },
     async stop(graceMs = 10_000) {
       await server.close();
+      await sweeper.stop();
       if (works) await queue.stopWorker(graceMs);
       await retention?.stop();
       await queue.close();

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { DelayedError, type Job, Queue, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -9,7 +10,9 @@ import {
   type JobData,
   type JobHandlers,
   type JobQueue,
+  type KeyedJobState,
   type NewJob,
+  PermanentJobError,
   type WorkerOptions,
 } from "./job-queue.ts";
 import { DEFAULT_MAX_WAIT_MS, jobWaits, planWait, waitsFromProgress, waitsToProgress } from "./retry-later.ts";
@@ -169,6 +172,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
             name: job.name,
             // A try cut short by a dead worker counts, as in the embedded queue; BullMQ counts those apart.
             attempt: job.attemptsMade + job.stalledCounter + 1,
+            // BullMQ's own test for a retry (Job.shouldRetryJob): tries made so far, plus this one.
+            lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
             signal: controller.signal,
           }),
         ),
@@ -192,6 +197,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
         );
         throw new DelayedError();
       }
+      // BullMQ skips the remaining tries only for its own UnrecoverableError.
+      if (error instanceof PermanentJobError) throw new UnrecoverableError(error.message);
       throw error instanceof Error ? error : new Error(String(error));
     } finally {
       active.delete(entry);
@@ -224,12 +231,54 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
     connection?.disconnect();
   }
 
+  async function jobsByKey(keys: readonly string[]): Promise<Map<string, KeyedJobState>> {
+    const found = new Map<string, KeyedJobState>();
+    // Concurrent commands share ioredis's pipeline: a few round trips for the lot.
+    await Promise.all(
+      keys.map(async (key) => {
+        const job = await queue.getJob(jobIdForKey(key));
+        if (!job) return;
+        const state = await job.getState();
+        if (state === "unknown") return;
+        found.set(key, {
+          state: state === "active" ? "running" : state === "completed" || state === "failed" ? state : "waiting",
+          lastError: job.failedReason || null,
+        });
+      }),
+    );
+    return found;
+  }
+
+  /** SET NX with a lapse, released only by its holder (the token), so a late release cannot free another's lock. */
+  async function exclusive<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<{ value: T } | undefined> {
+    // Beside BullMQ's keys, not among them: "<prefix>:<queue>:<id>" is where BullMQ keeps job <id>.
+    const lock = `${prefix}-lock:${queueName}:${name}`;
+    const token = randomUUID();
+    // The connection refuses commands until it is up (no offline queue): wait for it, as enqueueing does.
+    await queue.waitUntilReady();
+    if ((await producer.set(lock, token, "PX", ttlMs, "NX")) !== "OK") return undefined;
+    try {
+      return { value: await work() };
+    } finally {
+      await producer
+        .eval(
+          `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`,
+          1,
+          lock,
+          token,
+        )
+        .catch((error: unknown) => logger.warn({ err: error, lock }, "could not release a lock; it lapses by itself"));
+    }
+  }
+
   return {
     driver: "bullmq",
     enqueue,
     enqueueMany,
     startWorker,
     stopWorker,
+    jobsByKey,
+    exclusive,
 
     async ping(): Promise<void> {
       let timer: NodeJS.Timeout | undefined;

@@ -13,7 +13,9 @@ import {
   type JobData,
   type JobHandlers,
   type JobQueue,
+  type KeyedJobState,
   type NewJob,
+  PermanentJobError,
   queuedJobIds,
   type WorkerOptions,
 } from "./job-queue.ts";
@@ -235,13 +237,14 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     }
     entry.heartbeat = setInterval(() => void renew(entry), Math.max(Math.floor(leaseMs / 3), 10));
     try {
-      if (data === undefined) throw new Error("the job's input is missing from JobInput");
-      const input = JSON.parse(data) as JobData;
+      if (data === undefined) throw new PermanentJobError("the job's input is missing from JobInput");
+      const input = parseInput(data);
       await jobWaits.run(waits, () =>
         handler(input, {
           id: job.id,
           name: job.name,
           attempt: job.attempts,
+          lastAttempt: job.attempts >= job.maxAttempts,
           signal: entry.controller.signal,
         }),
       );
@@ -285,7 +288,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
         schedule(state, wait.delayMs);
         return;
       }
-      if (job.attempts >= job.maxAttempts) {
+      if (job.attempts >= job.maxAttempts || error instanceof PermanentJobError) {
         await db.job.updateMany({
           where: mine,
           data: { status: "failed", lockedBy: null, lockedUntil: null, lastError },
@@ -504,6 +507,20 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
 
     stopWorker,
 
+    async jobsByKey(keys: readonly string[]): Promise<Map<string, KeyedJobState>> {
+      const found = new Map<string, KeyedJobState>();
+      if (keys.length === 0) return found;
+      const jobs = await db.job.findMany({
+        where: { key: { in: [...keys] } },
+        select: { key: true, status: true, lastError: true },
+      });
+      for (const job of jobs) {
+        const state = job.status === "queued" ? "waiting" : (job.status as KeyedJobState["state"]);
+        found.set(job.key!, { state, lastError: job.lastError });
+      }
+      return found;
+    },
+
     async ping(): Promise<void> {
       await hotPath.query(Prisma.sql`SELECT 1`);
     },
@@ -519,6 +536,15 @@ interface JobFields {
   name: string;
   maxAttempts: number;
   runAt: Date;
+}
+
+/** An input that does not parse will not parse on a later try either. */
+function parseInput(data: string): JobData {
+  try {
+    return JSON.parse(data) as JobData;
+  } catch (error) {
+    throw new PermanentJobError(`the job's input is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 function errorText(error: unknown): string {

@@ -13,8 +13,21 @@ export interface JobContext {
   name: string;
   /** 1 on the first try. A try cut short by a dead worker counts; one released by `stopWorker` does not. */
   attempt: number;
+  /**
+   * True when no try remains after this one: a failure now is final (the job is kept as failed).
+   * Both drivers set it; optional only so that code calling a handler by hand need not.
+   */
+  lastAttempt?: boolean;
   /** Aborted when the queue is stopping; long handlers should give up and let the job run again. */
   signal: AbortSignal;
+}
+
+/**
+ * Thrown by a handler when trying again cannot help (its input is invalid or gone): the job fails
+ * at once, without its remaining tries, on either driver.
+ */
+export class PermanentJobError extends Error {
+  override name = "PermanentJobError";
 }
 
 export type JobHandler = (data: JobData, context: JobContext) => Promise<void>;
@@ -84,6 +97,13 @@ export function queuedJobIds(
   });
 }
 
+/** What became of a keyed job, in the words of both drivers. */
+export interface KeyedJobState {
+  /** waiting covers queued, delayed and waiting out a retry's backoff. */
+  state: "waiting" | "running" | "completed" | "failed";
+  lastError: string | null;
+}
+
 export interface WorkerOptions {
   concurrency: number;
 }
@@ -103,6 +123,14 @@ export interface JobQueue {
   startWorker(handlers: JobHandlers, options: WorkerOptions): Promise<void>;
   /** Stops taking jobs, waits for running ones (up to `graceMs`), and releases the rest to run again. */
   stopWorker(graceMs?: number): Promise<void>;
+  /** The jobs with these idempotency keys, as stored now; a key without a job is left out of the map. */
+  jobsByKey(keys: readonly string[]): Promise<Map<string, KeyedJobState>>;
+  /**
+   * Runs `work` only where no other process runs work under this name at the same moment (a lock in
+   * Redis that lapses after `ttlMs` if its holder dies); undefined when another process holds it.
+   * Offered by the BullMQ driver; for the embedded queue the database's own locks serve.
+   */
+  exclusive?<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<{ value: T } | undefined>;
   /** Throws when the backing store cannot be reached (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

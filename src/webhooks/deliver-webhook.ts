@@ -2,7 +2,7 @@ import type { EmitterWebhookEvent } from "@octokit/webhooks";
 import type { Probot } from "probot";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
-import type { JobHandler } from "../queue/job-queue.ts";
+import { type JobData, type JobHandler, PermanentJobError } from "../queue/job-queue.ts";
 import { deliveryAttempt } from "./delivery-attempt.ts";
 import type { DeliverWebhookJobData } from "./delivery-recorder.ts";
 
@@ -14,33 +14,118 @@ export interface DeliverWebhookOptions {
 
 /**
  * The worker side of intake: hands the recorded delivery to the Probot app's handlers and marks it
- * done only once they succeeded, so a failed delivery is retried by the queue or by a redelivery.
+ * done only once they succeeded. A failed try leaves it `retrying` while the queue has tries left,
+ * and `failed` after the last one (or at once when retrying cannot help), so a redelivery or the
+ * operator's replay can queue it again.
  */
 export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): JobHandler {
   return async (data, job) => {
-    const { deliveryId, event, payload, body } = data as DeliverWebhookJobData;
+    const { deliveryId, event } = readJobData(data, probot);
     // Probot's types want a known event and its payload; intake queues only HANDLED_EVENTS, with the
     // payload as received.
-    const received = {
-      id: deliveryId,
-      name: event,
-      payload: payload ?? JSON.parse(String(body)),
-    } as EmitterWebhookEvent;
+    const payload = await payloadOf(data as DeliverWebhookJobData, db).catch((error: unknown) =>
+      failed(db, probot, deliveryId, error, job.lastAttempt),
+    );
+    // A job run again after its delivery was handled (BullMQ re-runs a stalled job): nothing to do.
+    if (payload === undefined) return;
+    const received = { id: deliveryId, name: event, payload } as EmitterWebhookEvent;
     try {
       if (await dropUnreachable(hotPath, probot, received)) return;
       await deliveryAttempt.run(job.attempt, () => probot.receive(received));
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      await db.webhookDelivery.update({
-        where: { id: deliveryId },
-        data: { status: "failed", error: message.slice(0, 2000) },
-      });
-      throw error;
+      return failed(db, probot, deliveryId, error, job.lastAttempt);
     }
+    // The payload kept for BullMQ goes once the delivery is handled.
     await hotPath.execute(Prisma.sql`
-      UPDATE "WebhookDelivery" SET "status" = 'done', "error" = NULL, "handledAt" = ${new Date()}
+      UPDATE "WebhookDelivery" SET "status" = 'done', "error" = NULL, "payload" = NULL, "handledAt" = ${new Date()}
       WHERE "id" = ${deliveryId}`);
   };
+}
+
+const DELIVERY_ID = /^[0-9a-zA-Z-]{1,100}$/;
+const EVENT_NAME = /^[a-z_]{1,64}$/;
+
+/** The job's input as intake writes it; anything else fails the job at once, since no retry can fix it. */
+function readJobData(data: JobData, probot: Probot): DeliverWebhookJobData {
+  const { deliveryId, event, payload, body } = data;
+  const problem =
+    typeof deliveryId !== "string" || !DELIVERY_ID.test(deliveryId)
+      ? "deliveryId is not a delivery id"
+      : typeof event !== "string" || !EVENT_NAME.test(event)
+        ? "event is not an event name"
+        : payload !== undefined && (typeof payload !== "object" || payload === null || Array.isArray(payload))
+          ? "payload is not a JSON object"
+          : body !== undefined && typeof body !== "string"
+            ? "body is not a string"
+            : undefined;
+  if (problem === undefined) return data as DeliverWebhookJobData;
+  const message = `invalid webhook.deliver job input: ${problem}`;
+  probot.log.error({ deliveryId: String(deliveryId).slice(0, 100), status: "failed" }, message);
+  throw new PermanentJobError(message);
+}
+
+/**
+ * The payload, from the job (embedded queue, and BullMQ jobs queued before 0.2), or else from the
+ * delivery's row, where intake keeps it while BullMQ holds only the delivery's id. A payload that is
+ * missing or does not parse cannot get better by retrying.
+ */
+async function payloadOf(data: DeliverWebhookJobData, db: Db): Promise<object | undefined> {
+  if (data.payload !== undefined) return data.payload;
+  let text = data.body;
+  if (text === undefined) {
+    const row = await db.webhookDelivery.findUnique({
+      where: { id: data.deliveryId },
+      select: { payload: true, status: true },
+    });
+    if (row?.status === "done") return undefined;
+    if (row?.payload == null) {
+      throw new PermanentJobError(
+        `the payload of delivery ${data.deliveryId} is not stored (${row ? "already handled or purged" : "no such delivery"}); redeliver it from GitHub`,
+      );
+    }
+    text = row.payload;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new PermanentJobError(
+      `the payload of delivery ${data.deliveryId} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new PermanentJobError(`the payload of delivery ${data.deliveryId} is not a JSON object`);
+  }
+  return parsed;
+}
+
+/**
+ * Records a failed try on the delivery and rethrows for the queue: `retrying` while tries remain,
+ * `failed` after the last or when the error says retrying cannot help. A database that cannot take
+ * the status now (restarting) does not hide the error: the queue still retries the job.
+ */
+async function failed(
+  db: Db,
+  probot: Probot,
+  deliveryId: string,
+  error: unknown,
+  lastAttempt: boolean | undefined,
+): Promise<never> {
+  const final = lastAttempt === true || error instanceof PermanentJobError;
+  const status = final ? "failed" : "retrying";
+  const message = error instanceof Error ? error.message : String(error);
+  try {
+    // Never over a delivery a concurrent run of the same job already finished.
+    await db.webhookDelivery.updateMany({
+      where: { id: deliveryId, status: { not: "done" } },
+      data: { status, error: message.slice(0, 2000) },
+    });
+  } catch (statusError) {
+    probot.log.error({ err: statusError, deliveryId, status }, "could not record a delivery's failed try");
+  }
+  if (final) probot.log.error({ deliveryId, status, err: error }, "webhook delivery failed for good");
+  else probot.log.warn({ deliveryId, status, err: error }, "webhook delivery failed; the queue will try it again");
+  throw error;
 }
 
 const UNREACHABLE = "installation not reachable";

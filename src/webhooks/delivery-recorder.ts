@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
-import { type JobQueue, type NewJob, queuedJobIds } from "../queue/job-queue.ts";
+import { type EnqueueResult, type JobQueue, type NewJob, queuedJobIds } from "../queue/job-queue.ts";
 
 export const DELIVER_WEBHOOK_JOB = "webhook.deliver";
 
@@ -10,9 +10,25 @@ export interface DeliverWebhookJobData {
   [key: string]: unknown;
   deliveryId: string;
   event: string;
+  /** With the embedded queue. Without it or `body`, the payload is read from the delivery's row (BullMQ). */
   payload?: object;
   /** Instead of `payload`, in jobs queued by 0.1.0: the body as received. */
   body?: string;
+}
+
+/** A delivery's job key: queueing it again while its job is queued, running or completed does nothing. */
+export const deliveryJobKey = (deliveryId: string): string => `delivery:${deliveryId}`;
+
+/**
+ * The job of a delivery whose payload is kept on its row: all BullMQ holds, so that a Redis that
+ * lost its data is refilled from the database (the sweeper, a redelivery, a replay).
+ */
+export function storedDeliveryJob(deliveryId: string, event: string): NewJob {
+  return {
+    name: DELIVER_WEBHOOK_JOB,
+    data: { deliveryId, event } satisfies DeliverWebhookJobData,
+    options: { key: deliveryJobKey(deliveryId) },
+  };
 }
 
 export interface IncomingDelivery {
@@ -38,18 +54,21 @@ export interface DeliveryRecorderOptions {
   logger: Logger;
   /** Most deliveries written in one go; more wait for the next flush. */
   maxBatch?: number;
+  /**
+   * A redelivery of a delivery still `queued` or `retrying` and older than this is queued again,
+   * idempotently by its key (default 30 s); a younger one is a duplicate in flight.
+   */
+  requeueAfterMs?: number;
 }
 
-function deliveryRow(delivery: IncomingDelivery) {
-  const { deliveryId, event, action, installationId } = delivery;
-  return { id: deliveryId, event, action, installationId, status: "queued" };
-}
+export const DEFAULT_REQUEUE_AFTER_MS = 30_000;
 
 interface Pending {
   delivery: IncomingDelivery;
   resolve: (outcome: RecordOutcome) => void;
 }
 
+/** The embedded queue's job: the payload travels in it, in the same transaction as the row. */
 function deliverJob(delivery: IncomingDelivery): NewJob {
   const { deliveryId, event, body, payload } = delivery;
   return {
@@ -58,7 +77,7 @@ function deliverJob(delivery: IncomingDelivery): NewJob {
     // The same object with the body spliced in as received: JSON-escaping 10+ KB into a string, and
     // parsing it twice in the worker, cost more than the rest of writing the job.
     dataJson: `${JSON.stringify({ deliveryId, event }).slice(0, -1)},"payload":${body}}`,
-    options: { key: `delivery:${deliveryId}` },
+    options: { key: deliveryJobKey(deliveryId) },
   };
 }
 
@@ -71,6 +90,20 @@ function deliverJob(delivery: IncomingDelivery): NewJob {
 export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
   const { db, hotPath, queue, logger } = options;
   const maxBatch = options.maxBatch ?? 200;
+  const requeueAfterMs = options.requeueAfterMs ?? DEFAULT_REQUEUE_AFTER_MS;
+  // When the queue is elsewhere (BullMQ), the row is the outbox: it keeps the payload until the
+  // delivery is done, and its job carries only the id.
+  const keepPayload = !queue.sameDatabase;
+  const jobOf = (delivery: IncomingDelivery): NewJob =>
+    keepPayload ? storedDeliveryJob(delivery.deliveryId, delivery.event) : deliverJob(delivery);
+  const rowOf = ({ deliveryId, event, action, installationId, body }: IncomingDelivery) => ({
+    id: deliveryId,
+    event,
+    action,
+    installationId,
+    status: "queued",
+    payload: keepPayload ? body : null,
+  });
   let waiting: Pending[] = [];
 
   function record(delivery: IncomingDelivery): Promise<RecordOutcome> {
@@ -104,11 +137,18 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
     }
     const candidates = [...unique.values()];
     const receivedAt = new Date();
-    const values = candidates.map(
-      ({ delivery: d }) =>
-        Prisma.sql`(${d.deliveryId}, ${d.event}, ${d.action}, ${d.installationId}, 'queued', ${receivedAt})`,
+    const values = candidates.map(({ delivery: d }) =>
+      keepPayload
+        ? Prisma.sql`(${d.deliveryId}, ${d.event}, ${d.action}, ${d.installationId}, 'queued', ${receivedAt}, ${d.body})`
+        : Prisma.sql`(${d.deliveryId}, ${d.event}, ${d.action}, ${d.installationId}, 'queued', ${receivedAt})`,
     );
-    const insertDeliveries = Prisma.sql`
+    const insertDeliveries = keepPayload
+      ? Prisma.sql`
+      INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt", "payload")
+      VALUES ${Prisma.join(values)}
+      ON CONFLICT DO NOTHING
+      RETURNING "id"`
+      : Prisma.sql`
       INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt")
       VALUES ${Prisma.join(values)}
       ON CONFLICT DO NOTHING
@@ -146,22 +186,32 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
   async function writeAgainstStored(batch: Pending[]): Promise<void> {
     const ids = batch.map((pending) => pending.delivery.deliveryId);
     const known = new Map(
-      (await db.webhookDelivery.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } })).map(
-        (row) => [row.id, row.status],
-      ),
+      (
+        await db.webhookDelivery.findMany({
+          where: { id: { in: ids } },
+          select: { id: true, status: true, receivedAt: true },
+        })
+      ).map((row) => [row.id, row]),
     );
     const fresh: Pending[] = [];
     const retried: Pending[] = [];
+    const unfinished: Pending[] = [];
+    const settledBefore = new Date(Date.now() - requeueAfterMs);
     for (const pending of batch) {
-      const status = known.get(pending.delivery.deliveryId);
-      if (status === undefined) fresh.push(pending);
+      const row = known.get(pending.delivery.deliveryId);
+      if (row === undefined) fresh.push(pending);
       // A redelivery of one whose handling failed: GitHub keeps the id, and it is queued again.
-      else if (status === "failed") retried.push(pending);
-      else pending.resolve({ outcome: "duplicate", status });
+      else if (row.status === "failed") retried.push(pending);
+      // Not handled yet and no longer just arrived: its job may be gone (a web process that died
+      // between the row and the job, a Redis that lost it). Queued again by key, which does
+      // nothing when the job is there.
+      else if ((row.status === "queued" || row.status === "retrying") && row.receivedAt < settledBefore)
+        unfinished.push(pending);
+      else pending.resolve({ outcome: "duplicate", status: row.status });
     }
     for (const pending of fresh) {
       try {
-        await db.webhookDelivery.create({ data: deliveryRow(pending.delivery) });
+        await db.webhookDelivery.create({ data: rowOf(pending.delivery) });
       } catch (error) {
         // Recorded by another process a moment ago: that one acts on it.
         if (!isUniqueViolation(error)) throw error;
@@ -174,23 +224,64 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
         data: { status: "queued", error: null },
       });
     }
-    await enqueue(fresh, retried);
+    if (keepPayload) {
+      // The payload as redelivered, where the row lost it (written by 0.1.0, or purged).
+      for (const { delivery } of [...retried, ...unfinished]) {
+        await db.webhookDelivery.updateMany({
+          where: { id: delivery.deliveryId, payload: null, status: { in: ["queued", "retrying"] } },
+          data: { payload: delivery.body },
+        });
+      }
+    }
+    await enqueue(
+      fresh,
+      retried,
+      unfinished,
+      new Map(unfinished.map((p) => [p, known.get(p.delivery.deliveryId)!.status])),
+    );
   }
 
-  async function enqueue(fresh: Pending[], retried: Pending[]): Promise<void> {
-    const accepted = [...fresh, ...retried];
+  async function enqueue(
+    fresh: Pending[],
+    retried: Pending[],
+    unfinished: Pending[] = [],
+    stored = new Map<Pending, string>(),
+  ): Promise<void> {
+    const accepted = [...fresh, ...retried, ...unfinished];
     if (accepted.length === 0) return;
+    let results: EnqueueResult[];
     try {
-      await queue.enqueueMany(accepted.map(({ delivery }) => deliverJob(delivery)));
+      results = await queue.enqueueMany(accepted.map(({ delivery }) => jobOf(delivery)));
     } catch (error) {
-      // Nothing half-written: without its job a delivery is forgotten, so GitHub's redelivery is acted on.
-      await db.webhookDelivery
-        .deleteMany({ where: { id: { in: fresh.map(({ delivery }) => delivery.deliveryId) } } })
-        .catch(() => undefined);
-      throw error;
+      if (!keepPayload) {
+        // Nothing half-written: without its job a delivery is forgotten, so GitHub's redelivery is acted on.
+        await db.webhookDelivery
+          .deleteMany({ where: { id: { in: fresh.map(({ delivery }) => delivery.deliveryId) } } })
+          .catch(() => undefined);
+        throw error;
+      }
+      // The rows hold the payloads: accepted all the same, and the sweeper queues them once the
+      // queue answers again. Nothing is lost, and GitHub need not redeliver.
+      for (const { delivery } of accepted) {
+        logger.error(
+          { err: error, deliveryId: delivery.deliveryId, status: "queued" },
+          "webhook delivery stored but not queued (queue unreachable); the sweeper will queue it",
+        );
+      }
+      results = accepted.map(() => ({ id: "", created: true }));
     }
     for (const pending of fresh) pending.resolve({ outcome: "queued", redelivered: false });
     for (const pending of retried) pending.resolve({ outcome: "queued", redelivered: true });
+    for (const [index, pending] of unfinished.entries()) {
+      const result = results[fresh.length + retried.length + index];
+      if (result?.created) {
+        logger.warn(
+          { deliveryId: pending.delivery.deliveryId },
+          "webhook redelivery queued a delivery that had no job",
+        );
+        pending.resolve({ outcome: "queued", redelivered: true });
+      } else pending.resolve({ outcome: "duplicate", status: stored.get(pending) ?? "queued" });
+    }
   }
 
   return { record };
