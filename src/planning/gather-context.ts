@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
+import { retryLaterIn } from "../queue/retry-later.ts";
 import { findRelevantFiles, type TreeEntry } from "./find-relevant-files.ts";
 import { type BudgetPart, countTokens, fitToBudget, type Omission, SECTION_SEPARATOR } from "./fit-to-budget.ts";
 import { companionTest, cutAtBoundary, rankFiles } from "./rank-files.ts";
@@ -563,6 +564,8 @@ class GitHubReader {
     } catch (error) {
       const status = (error as { status?: number }).status;
       if (status === 404 || status === 409) return null;
+      // Rate limited: the job waits and plans with the whole context, rather than without it now.
+      if (retryLaterIn(error)) throw error;
       this.logger.warn({ err: error, owner: this.owner, repo: this.repo, what }, "could not read planning context");
       this.omitted.push({ what, why: `GitHub answered ${status ?? "with an error"}` });
       return undefined;

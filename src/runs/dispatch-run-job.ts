@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { type RepoSettings, renderSettingsProblems } from "../config/repo-settings.ts";
 import { postComment } from "../github/post-comment.ts";
 import type { JobHandler } from "../queue/job-queue.ts";
+import { retryLaterIn } from "../queue/retry-later.ts";
 import { deliveryAttempt } from "../webhooks/delivery-attempt.ts";
 import { approvalProblem } from "./approval-problem.ts";
 import { auditRun } from "./audit-run.ts";
@@ -66,7 +67,8 @@ export function dispatchRunJob(services: RunServices): JobHandler {
       try {
         await dispatchOnce({ services, octokit, record, log, dispatchWorkflow });
       } catch (error) {
-        if (!last) throw error;
+        // A rate limit waits in the queue without using a try, even on the last one.
+        if (!last || retryLaterIn(error)) throw error;
         log.error({ err: error }, "dispatch failed on its last try");
         await failDispatch(services, octokit, record, null, log, {
           code: "unavailable",

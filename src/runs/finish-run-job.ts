@@ -76,7 +76,8 @@ export function finishRunJob(services: RunServices): JobHandler {
         }),
         key: `outcome:${record.id}`,
       });
-      if (job.attempt === 1 || !(await finishedBefore(db, record))) {
+      // Asked every time: a job that waited out a rate limit runs again as the same attempt.
+      if (!(await finishedBefore(db, record))) {
         await auditRun(db, record, "run.finished", {
           outcome: result.outcome,
           pullRequest: pullRequestUrl !== null,

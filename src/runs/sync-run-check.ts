@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Db } from "../db/create-database.ts";
+import { retryLaterIn } from "../queue/retry-later.ts";
 import { type RunRecord, repoOf } from "./run-record.ts";
 import type { Octokit } from "./run-services.ts";
 import { isTerminal } from "./run-status.ts";
@@ -24,7 +25,8 @@ export async function syncRunCheck(db: Db, octokit: Octokit, record: RunRecord, 
     await db.run.updateMany({ where: { id: record.id, checkRunId: null }, data: { checkRunId: BigInt(check.id) } });
   } catch (error) {
     const status = (error as { status?: number }).status;
-    if (status === undefined || status >= 500 || status === 429) throw error;
+    // A rate limit is a wait (the queue runs the job again), not a refusal to shrug off.
+    if (status === undefined || status >= 500 || status === 429 || retryLaterIn(error)) throw error;
     log.warn({ status, runId: record.id }, "could not create or update the Amistio check run");
   }
 }

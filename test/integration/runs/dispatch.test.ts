@@ -1,11 +1,15 @@
 import nock from "nock";
 import { ProbotOctokit } from "probot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { githubOctokit } from "../../../src/github/github-octokit.ts";
+import { createMemoryPacer } from "../../../src/github/write-pacer.ts";
+import { RetryLaterError } from "../../../src/queue/retry-later.ts";
 import { DISPATCH_RUN_JOB, dispatchRunJob } from "../../../src/runs/dispatch-run-job.ts";
 import { createWorkflowDispatcher } from "../../../src/runs/dispatch-workflow.ts";
 import { QUEUED_RUN_CHECK_JOB } from "../../../src/runs/queued-run-check-job.ts";
 import { seedRun } from "../../fixtures/runner/seed-run.ts";
 import { commentPayload } from "../../helpers/fake-github.ts";
+import { TestOctokit } from "../../helpers/test-amistio.ts";
 import { webhookExample } from "../../helpers/webhook-examples.ts";
 import { BASE, PUBLIC_URL, type RunsHarness, startRunsHarness, workflowRunPayload } from "./runs-harness.ts";
 
@@ -316,6 +320,23 @@ describe("dispatching approved runs", () => {
     expect((await db.run.findUniqueOrThrow({ where: { id: seeded.runId } })).status).toBe("failed");
     const comment = h.github.replies().find((c) => c.body.includes(`dispatch-failed:${seeded.runId}`))!;
     expect(comment.body).toContain("after 5 tries");
+  });
+
+  it("a rate limit on the last try waits in the queue instead of failing the run", async () => {
+    const { db } = h.amistio.database;
+    const seeded = await seedRun(db);
+    // Amistio's own Octokit (rate limits become waits) over the harness's test Octokit.
+    const Limited = githubOctokit({ pacer: createMemoryPacer(), base: TestOctokit });
+    const services = { ...h.services, octokitFor: async () => new Limited({ auth: "test" }) as never };
+    h.gh.reply("POST", DISPATCH, [
+      403,
+      { message: "You have exceeded a secondary rate limit" },
+      { "retry-after": "120" },
+    ]);
+    const tried = dispatchRunJob(services)({ runId: seeded.runId }, jobContext(5));
+    await expect(tried).rejects.toBeInstanceOf(RetryLaterError);
+    expect((await db.run.findUniqueOrThrow({ where: { id: seeded.runId } })).status).toBe("queued");
+    expect(h.github.replies().some((c) => c.body.includes(`dispatch-failed:${seeded.runId}`))).toBe(false);
   });
 
   it("re-checks the approval: a superseded, changed or under-approved plan is not dispatched", async () => {
