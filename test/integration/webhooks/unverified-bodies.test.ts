@@ -53,8 +53,7 @@ describe("unauthenticated bodies cost little", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "amistio-unverified-"));
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    // The real entry point in a process of its own, so its memory is its own.
+    // The real entry point in a process of its own, so its memory is its own. Port 0: it says where it listens.
     child = spawn(process.execPath, ["--import", "tsx", ...NODE_FLAGS, "src/main.ts"], {
       env: {
         ...process.env,
@@ -62,29 +61,33 @@ describe("unauthenticated bodies cost little", () => {
         PRIVATE_KEY: testPrivateKey(),
         WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
         DATABASE_URL: `file:${join(dir, "amistio.db")}`,
-        PORT: String(port),
+        PORT: "0",
         HOST: "127.0.0.1",
-        LOG_LEVEL: "silent",
+        LOG_LEVEL: "info",
+        LOG_FORMAT: "json",
         AMISTIO_ROLE: "web",
       },
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 300; i++) {
-      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${stderr}`);
-      if (
-        await fetch(`${url}/healthz`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`server did not start: ${stderr}`);
+    url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        const address = /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1];
+        if (address) {
+          // Keep reading (and dropping) its log, so a full pipe never blocks it.
+          out = "";
+          child.stdout?.off("data", onData);
+          child.stdout?.resume();
+          resolve(address);
+        }
+      };
+      child.stdout?.on("data", onData);
+      child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+    });
   }, 60_000);
 
   afterAll(async () => {
