@@ -10,7 +10,11 @@ import { migrate } from "../../../src/db/migrate.ts";
 import { POSTGRES_ADMIN_URL, PROVIDERS, type Provider } from "../../helpers/test-database.ts";
 
 const FIRST_RELEASE = "20261129000000_init";
-const LATER_MIGRATIONS = ["20261130000000_job_input", "20261205000000_github_identity_sessions"];
+const LATER_MIGRATIONS = [
+  "20261130000000_job_input",
+  "20261205000000_github_identity_sessions",
+  "20261205300000_repository_index",
+];
 
 /** The rows a 0.1.0 database holds: jobs with their input in the row, one already completed. */
 const JOBS = [
