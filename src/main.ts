@@ -1,14 +1,23 @@
-import { existsSync } from "node:fs";
-import { run } from "probot";
-import { SmeeClient } from "smee-client";
-import { EnvError, readEnv } from "./config/env.ts";
-import { createAmistio } from "./index.ts";
-import { createLogger } from "./logging/create-logger.ts";
+import type { SmeeClient as SmeeClientType } from "smee-client";
+import type { AppEnv } from "./config/env.ts";
+import { unsupportedNodeMessage } from "./startup/node-version.ts";
+
+// Before anything else is loaded: on a Node.js older than the supported lines, say so in one line
+// instead of failing later on a missing API.
+const nodeProblem = unsupportedNodeMessage(process.versions.node);
+if (nodeProblem) {
+  console.error(nodeProblem);
+  process.exit(1);
+}
+
+const { existsSync } = await import("node:fs");
+const { EnvError, readEnv } = await import("./config/env.ts");
+const { createLogger } = await import("./logging/create-logger.ts");
 
 // `npm start` on a fresh clone: .env is optional, and Probot's setup flow writes it.
 if (existsSync(".env")) process.loadEnvFile(".env");
 
-let env: ReturnType<typeof readEnv>;
+let env: AppEnv;
 try {
   env = readEnv();
 } catch (error) {
@@ -18,11 +27,24 @@ try {
 }
 const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT });
 
+if (env.APP_ID === undefined && process.env.NODE_ENV === "production") {
+  // Probot's setup pages write .env and are for a first run on a workstation; a production process
+  // (the container image sets NODE_ENV=production) is given the App's credentials instead.
+  console.error(
+    new EnvError([
+      "APP_ID: required when NODE_ENV=production, with PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET; register the App first (docs/deploy.md)",
+    ]).message,
+  );
+  process.exit(1);
+}
+
 if (env.APP_ID === undefined) {
   // No App yet: serve Probot's setup flow, which registers the App from app.yml and writes .env.
   logger.info(`No APP_ID: open http://${env.HOST}:${env.PORT} to register Amistio as a GitHub App, then restart.`);
-  await run(() => {});
+  const { startSetupMode } = await import("./startup/setup-mode.ts");
+  await startSetupMode({ env, logger });
 } else {
+  const { createAmistio } = await import("./index.ts");
   let amistio: Awaited<ReturnType<typeof createAmistio>>;
   try {
     amistio = await createAmistio({ env, logger });
@@ -36,8 +58,9 @@ if (env.APP_ID === undefined) {
   if (address) logger.info({ address, webhookPath: env.WEBHOOK_PATH, role: env.AMISTIO_ROLE }, "Amistio is listening");
   else logger.info({ role: env.AMISTIO_ROLE }, "Amistio worker started");
 
-  let smee: SmeeClient | undefined;
+  let smee: SmeeClientType | undefined;
   if (env.WEBHOOK_PROXY_URL && address) {
+    const { SmeeClient } = await import("smee-client");
     smee = new SmeeClient({
       source: env.WEBHOOK_PROXY_URL,
       target: `${address}${env.WEBHOOK_PATH}`,
