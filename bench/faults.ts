@@ -257,6 +257,24 @@ async function redisLostAfterAcknowledgement(redis: OwnRedis): Promise<Record<st
   }
 }
 
+async function redisUnreachableAtStart(redis: OwnRedis): Promise<Record<string, number>> {
+  const database = await freshDatabase();
+  try {
+    await redis.kill();
+    // One process, web and worker, started while Redis is down: it must start, and store what it accepts.
+    const server = await startServer({ DATABASE_URL: database.url, REDIS_URL: redis.url, AMISTIO_ROLE: "all" });
+    const deliveries = await makeDeliveries(64);
+    const answers = await sendAll(`${server.url}/api/github/webhooks`, deliveries);
+    const acked = deliveries.filter((delivery) => acknowledged(answers.get(delivery.id))).map((d) => d.id);
+    await redis.restart();
+    const { done, ms } = await waitUntilDone(database.url, acked);
+    await server.kill();
+    return { sent: deliveries.length, acknowledged: acked.length, done, lost: acked.length - done, recoveredMs: ms };
+  } finally {
+    await database.drop();
+  }
+}
+
 async function concurrentFirstStarts(): Promise<Record<string, number>> {
   let crashes = 0;
   let starts = 0;
@@ -287,12 +305,14 @@ try {
   const results = {
     "web process SIGKILLed during load, unacknowledged redelivered": await webKilledDuringLoad(redis),
     "Redis (no persistence) killed and restarted after acknowledgement": await redisLostAfterAcknowledgement(redis),
+    "Redis unreachable when the process starts, then back": await redisUnreachableAtStart(redis),
     "4 concurrent first starts on an empty PostgreSQL database, x5": await concurrentFirstStarts(),
   };
   for (const [name, figures] of Object.entries(results)) console.log(`${name}\n  ${JSON.stringify(figures)}`);
   const lost =
     results["web process SIGKILLed during load, unacknowledged redelivered"].lost! +
     results["Redis (no persistence) killed and restarted after acknowledgement"].lost! +
+    results["Redis unreachable when the process starts, then back"].lost! +
     results["4 concurrent first starts on an empty PostgreSQL database, x5"].crashes!;
   process.exitCode = lost === 0 ? 0 : 1;
 } finally {

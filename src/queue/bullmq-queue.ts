@@ -35,6 +35,10 @@ export interface BullmqQueueOptions {
 }
 
 const PING_TIMEOUT_MS = 5_000;
+const WORKER_START_RETRY_MS = 2_000;
+// Before its first connection a BullMQ queue waits for Redis however long it takes; intake must
+// answer GitHub within 10 s, and its delivery is stored (and swept into the queue) either way.
+const ENQUEUE_TIMEOUT_MS = 5_000;
 // Finished jobs are what makes an idempotency key hold, so they are kept for a while rather than
 // removed at once; then trimmed so Redis does not grow for ever.
 const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
@@ -61,6 +65,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
   queue.on("error", (error) => logger.error({ err: error }, "queue connection error"));
   let worker: Worker | undefined;
   let consumer: Redis | undefined;
+  /** Set while a worker that could not reach Redis at start waits to try again. */
+  let startRetry: NodeJS.Timeout | undefined;
   const active = new Set<ActiveJob>();
 
   async function enqueue(name: string, data: JobData, enqueueOptions: EnqueueOptions = {}): Promise<EnqueueResult> {
@@ -100,26 +106,67 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
    */
   function enqueueMany(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
     const firstByKey = new Map<string, Promise<EnqueueResult>>();
-    return Promise.all(
-      jobs.map((job) => {
-        const key = job.options?.key;
-        const first = key === undefined ? undefined : firstByKey.get(key);
-        if (first) return first.then(({ id }) => ({ id, created: false }));
-        const result = enqueue(job.name, job.data, job.options);
-        if (key !== undefined) firstByKey.set(key, result);
-        return result;
-      }),
+    return inTime(
+      Promise.all(
+        jobs.map((job) => {
+          const key = job.options?.key;
+          const first = key === undefined ? undefined : firstByKey.get(key);
+          if (first) return first.then(({ id }) => ({ id, created: false }));
+          const result = enqueue(job.name, job.data, job.options);
+          if (key !== undefined) firstByKey.set(key, result);
+          return result;
+        }),
+      ),
     );
   }
 
+  /** Rejects when Redis has not answered within ENQUEUE_TIMEOUT_MS (the add may still land later; keys keep that safe). */
+  async function inTime<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)),
+            ENQUEUE_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async function startWorker(handlers: JobHandlers, workerOptions: WorkerOptions): Promise<void> {
-    if (worker) throw new Error("the queue's worker is already started");
+    if (worker || startRetry) throw new Error("the queue's worker is already started");
     if (!Number.isInteger(workerOptions.concurrency) || workerOptions.concurrency < 1) {
       throw new Error("worker concurrency must be a whole number of at least 1");
     }
+    if (await tryStartWorker(handlers, workerOptions)) return;
+    // Redis unreachable at start: the process still starts (its intake stores deliveries, which the
+    // sweeper queues later) and the worker keeps trying, rather than the whole process crashing.
+    logger.error(
+      { retryMs: WORKER_START_RETRY_MS },
+      "Redis is unreachable: the worker starts taking jobs once it answers; deliveries are stored in the database meanwhile",
+    );
+    const retry = () => {
+      startRetry = setTimeout(async () => {
+        if (!startRetry) return;
+        if (await tryStartWorker(handlers, workerOptions)) {
+          startRetry = undefined;
+          logger.info("Redis answers: the worker is taking jobs");
+        } else retry();
+      }, WORKER_START_RETRY_MS);
+    };
+    retry();
+  }
+
+  async function tryStartWorker(handlers: JobHandlers, workerOptions: WorkerOptions): Promise<boolean> {
     // BullMQ makes its own (blocking) connections from this one's settings and closes them itself;
     // lazyConnect keeps this template from opening a socket it never uses.
     consumer = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+    consumer.on("error", () => {}); // BullMQ reports its connections' errors on the worker's "error" event
     worker = new Worker(queueName, (job: Job, token?: string) => runJob(handlers, job, token), {
       connection: consumer,
       prefix,
@@ -135,7 +182,19 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
       if (final) logger.error(fields, "job failed for good");
       else logger.warn(fields, "job failed; will retry");
     });
-    await worker.waitUntilReady();
+    try {
+      await worker.waitUntilReady();
+      return true;
+    } catch (error) {
+      const failed = worker;
+      const connection = consumer;
+      worker = undefined;
+      consumer = undefined;
+      logger.debug({ err: error }, "the worker could not connect to Redis");
+      await failed.close(true).catch(() => undefined);
+      connection.disconnect();
+      return false;
+    }
   }
 
   async function runJob(handlers: JobHandlers, job: Job, token: string | undefined): Promise<void> {
@@ -206,6 +265,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
   }
 
   async function stopWorker(graceMs = DEFAULT_GRACE_MS): Promise<void> {
+    clearTimeout(startRetry);
+    startRetry = undefined;
     const stopping = worker;
     const connection = consumer;
     if (!stopping) return;
@@ -273,7 +334,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
 
   return {
     driver: "bullmq",
-    enqueue,
+    enqueue: (name, data, enqueueOptions) => inTime(enqueue(name, data, enqueueOptions)),
     enqueueMany,
     startWorker,
     stopWorker,

@@ -210,6 +210,29 @@ describe.each<Provider>(["postgresql", "sqlite"])("BullMQ beside %s: the databas
     await waitFor("the delivery to be done", allDone([delivery.deliveryId]));
   });
 
+  it("starts with Redis unreachable, stores what it accepts, and works it once Redis answers", async () => {
+    await open();
+    await redis.kill();
+    const queue = newQueue();
+    // Neither the worker's start nor intake waits for Redis: the process comes up and accepts.
+    await startWorker(queue);
+    const delivery = incoming();
+    expect(await recorderOn(queue).record(delivery)).toEqual({ outcome: "queued", redelivered: false });
+    expect(await row(delivery.deliveryId)).toMatchObject({ status: "queued", payload: delivery.body });
+
+    await redis.restart();
+    const sweeper = sweeperOn(queue);
+    await waitFor(
+      "the delivery to be done",
+      async () => {
+        await sweeper.sweep();
+        return allDone([delivery.deliveryId])();
+      },
+      20_000,
+    );
+    expect(received).toEqual([delivery.deliveryId]);
+  }, 30_000);
+
   it("fails, with a clear error, a delivery whose job and payload are both gone", async () => {
     await open();
     const queue = newQueue();
