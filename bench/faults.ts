@@ -3,7 +3,10 @@
 //      delivery it did not acknowledge: how many deliveries never end `done`;
 //   2. Redis without persistence killed and restarted after deliveries were acknowledged: how many
 //      of them end `done` (refilled from the database by the sweeper);
-//   3. 4 processes starting together on an empty PostgreSQL database, 5 times: how many crash.
+//   3. Redis unreachable when the process starts, then back: how many acknowledged deliveries end `done`;
+//   4. every PostgreSQL connection of the database ended mid-load (as a restart does; the shared server
+//      is never restarted), the refused deliveries redelivered: how many never end `done`;
+//   5. 4 processes starting together on an empty PostgreSQL database, 5 times: how many crash.
 // Needs the PostgreSQL server of the tests (TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test;
 // a database of its own is created and dropped) and redis-server on the PATH (a server of its own, on a
 // free port, without persistence; the shared Redis is never touched). Bounded: about a minute or two.
@@ -257,6 +260,52 @@ async function redisLostAfterAcknowledgement(redis: OwnRedis): Promise<Record<st
   }
 }
 
+/** Ends every connection to the database, as a PostgreSQL restart does (the shared server itself is never restarted). */
+async function dropConnections(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  await admin(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}' AND pid <> pg_backend_pid()`,
+  );
+}
+
+async function postgresConnectionsLostUnderLoad(redis: OwnRedis): Promise<Record<string, number>> {
+  const database = await freshDatabase();
+  try {
+    const common = { DATABASE_URL: database.url, REDIS_URL: redis.url };
+    const worker = await startServer({ ...common, AMISTIO_ROLE: "worker" });
+    const web = await startServer({ ...common, AMISTIO_ROLE: "web" });
+    const deliveries = await makeDeliveries(Math.round(LOAD / 2));
+    const hook = `${web.url}/api/github/webhooks`;
+    let dropped: Promise<void> | undefined;
+    const first = await sendAll(hook, deliveries, (answered) => {
+      if (answered >= deliveries.length / 3 && !dropped) dropped = dropConnections(database.url);
+    });
+    await dropped;
+    // What was refused (503) is redelivered, as an operator would from GitHub.
+    const refused = deliveries.filter((delivery) => !acknowledged(first.get(delivery.id)));
+    const again = await sendAll(hook, refused);
+    const stillRefused = refused.filter((delivery) => !acknowledged(again.get(delivery.id))).length;
+    const { done, ms } = await waitUntilDone(
+      database.url,
+      deliveries.map((delivery) => delivery.id),
+    );
+    const alive = [web, worker].filter((server) => server.child.exitCode === null && server.child.signalCode === null);
+    await web.kill();
+    await worker.kill();
+    return {
+      deliveries: deliveries.length,
+      refusedDuringDrop: refused.length,
+      refusedOnRedelivery: stillRefused,
+      processesStillUp: alive.length,
+      done,
+      lost: deliveries.length - done,
+      settledMs: ms,
+    };
+  } finally {
+    await database.drop();
+  }
+}
+
 async function redisUnreachableAtStart(redis: OwnRedis): Promise<Record<string, number>> {
   const database = await freshDatabase();
   try {
@@ -306,6 +355,7 @@ try {
     "web process SIGKILLed during load, unacknowledged redelivered": await webKilledDuringLoad(redis),
     "Redis (no persistence) killed and restarted after acknowledgement": await redisLostAfterAcknowledgement(redis),
     "Redis unreachable when the process starts, then back": await redisUnreachableAtStart(redis),
+    "PostgreSQL connections all dropped mid-load (as by a restart)": await postgresConnectionsLostUnderLoad(redis),
     "4 concurrent first starts on an empty PostgreSQL database, x5": await concurrentFirstStarts(),
   };
   for (const [name, figures] of Object.entries(results)) console.log(`${name}\n  ${JSON.stringify(figures)}`);
@@ -313,6 +363,7 @@ try {
     results["web process SIGKILLed during load, unacknowledged redelivered"].lost! +
     results["Redis (no persistence) killed and restarted after acknowledgement"].lost! +
     results["Redis unreachable when the process starts, then back"].lost! +
+    results["PostgreSQL connections all dropped mid-load (as by a restart)"].lost! +
     results["4 concurrent first starts on an empty PostgreSQL database, x5"].crashes!;
   process.exitCode = lost === 0 ? 0 : 1;
 } finally {
