@@ -24,7 +24,8 @@ COPY package.json package-lock.json ./
 # which the build stage does instead; only better-sqlite3's native build is needed here.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
   && npm rebuild better-sqlite3 \
-  && rm -rf node_modules/better-sqlite3/build/Release/obj.target node_modules/better-sqlite3/build/Release/.deps \
+  && rm -rf node_modules/better-sqlite3/build/Release/obj* node_modules/better-sqlite3/build/Release/.deps \
+    node_modules/better-sqlite3/build/Release/test_extension.node \
   && npm cache clean --force
 
 # --- Build: generate the Prisma clients and compile TypeScript to dist/ ---------------------------
