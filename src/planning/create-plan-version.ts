@@ -1,5 +1,6 @@
 import type { CommandContext } from "../commands/command-context.ts";
 import { postComment } from "../github/post-comment.ts";
+import { repositorySnapshot } from "../indexing/repository-index.ts";
 import type { ContextComment } from "./gather-context.ts";
 import { planContentHash } from "./plan-hash.ts";
 import { type Plan, planSchema } from "./plan-schema.ts";
@@ -64,6 +65,9 @@ export async function createPlanVersion(context: CommandContext, options: { feed
         : undefined;
     // The whole request fits the budget: what the planner adds is taken off the context's share.
     const overhead = await planner.overheadTokens(revising);
+    // The files ranked by content come from the repository index, built or brought up to date
+    // here when it must be (at most one archive download); without it, files are chosen by path.
+    const indexed = await repositorySnapshot({ db, octokit, log, owner, repo, repositoryId: task.repositoryId });
     // The tokenizer's tables are large: loaded on the first plan, not at start.
     const { gatherContext } = await import("./gather-context.ts");
     const planningContext = await gatherContext({
@@ -81,7 +85,9 @@ export async function createPlanVersion(context: CommandContext, options: { feed
       comments: comments.slice(-MAX_COMMENTS),
       budgetTokens: Math.max(MIN_CONTEXT_TOKENS, settings.planner.contextTokens - overhead),
       instructions: settings.planner.instructions,
+      ...(indexed.snapshot ? { snapshot: indexed.snapshot } : {}),
     });
+    if (indexed.note) planningContext.report.omitted.unshift(indexed.note);
 
     let result: Awaited<ReturnType<typeof planner.plan>>;
     try {

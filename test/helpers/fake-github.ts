@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import nock from "nock";
+import { gitBlobSha } from "../../src/indexing/read-archive.ts";
+import { buildTarball } from "./build-tarball.ts";
 
 export interface FakeComment {
   id: number;
@@ -25,6 +27,13 @@ export interface FakeGithubOptions {
    * the new run's id). Absent: the repository has no runner workflow, and dispatching answers 404.
    */
   onDispatch?: (inputs: Record<string, string>) => void;
+  /**
+   * The repository archive (`/tarball/{ref}`, a redirect to the download host as GitHub answers):
+   * built from `files` by default; a number answers that status instead (404: no Contents permission).
+   */
+  tarball?: Buffer | number;
+  /** The default branch has no commit (an empty repository): its branch answers 404. */
+  emptyRepository?: boolean;
 }
 
 const PERMISSION_OF: Record<string, string> = {
@@ -35,7 +44,10 @@ const PERMISSION_OF: Record<string, string> = {
   read: "read",
 };
 
-type Reply = [number, unknown?];
+type Reply = [number, unknown?, Record<string, string>?];
+
+/** Where the fake sends archive downloads; bound to a host by `fakeGithub` or `serveFakeGithub`. */
+export const CODELOAD_PATH = "/_codeload";
 
 /** Request bodies as Amistio sends them: { body } for comments, { content } for reactions, { inputs } for dispatches. */
 interface RequestBody {
@@ -66,9 +78,18 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
       | undefined,
   };
   let nextId = 9_000_000_001;
-  const sha = (path: string) => createHash("sha1").update(path).digest("hex");
-  const tree = Object.entries(files).map(([path, text]) => ({ path, type: "blob", sha: sha(path), size: text.length }));
+  // Git's own blob ids, so the repository index can compare the tree with what the archive held.
+  const sha = (path: string) => gitBlobSha(Buffer.from(files[path]!));
+  const tree = Object.entries(files).map(([path, text]) => ({
+    path,
+    mode: "100644",
+    type: "blob",
+    sha: sha(path),
+    size: Buffer.byteLength(text),
+  }));
   const bySha = new Map(Object.keys(files).map((path) => [sha(path), path]));
+  const headSha = createHash("sha1").update(JSON.stringify(tree)).digest("hex");
+  let archive: Buffer | undefined;
   const base = `/repos/${owner}/${repo}`;
   const notFound: Reply = [404, { message: "Not Found" }];
 
@@ -155,7 +176,36 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
       },
     ],
     ["GET", new RegExp(`^${base}(\\?|$)`), () => [200, { default_branch: "main", full_name: `${owner}/${repo}` }]],
-    ["GET", new RegExp(`^${base}/git/trees/`), () => [200, { truncated: false, tree }]],
+    ["GET", new RegExp(`^${base}/git/trees/`), () => [200, { sha: headSha, truncated: false, tree }]],
+    [
+      "GET",
+      new RegExp(`^${base}/branches/([^/?]+)`),
+      (m) =>
+        options.emptyRepository
+          ? notFound
+          : [200, { name: decodeURIComponent(m[1]!), commit: { sha: headSha, commit: { tree: { sha: headSha } } } }],
+    ],
+    [
+      "GET",
+      new RegExp(`^${base}/tarball/([^/?]+)`),
+      (m) => {
+        if (typeof options.tarball === "number") return [options.tarball, { message: "Not Found" }];
+        return [302, "", { location: `${CODELOAD_PATH}/${owner}/${repo}/legacy.tar.gz/${m[1]}` }];
+      },
+    ],
+    [
+      "GET",
+      new RegExp(`^${CODELOAD_PATH}/${owner}/${repo}/legacy\\.tar\\.gz/`),
+      () => {
+        archive ??=
+          (options.tarball as Buffer | undefined) ??
+          buildTarball(
+            Object.entries(files).map(([path, content]) => ({ path, content })),
+            `${owner}-${repo}-${headSha.slice(0, 7)}`,
+          );
+        return [200, archive, { "content-type": "application/x-gzip", "content-length": String(archive.length) }];
+      },
+    ],
     [
       "GET",
       new RegExp(`^${base}/readme`),
@@ -213,12 +263,27 @@ export type FakeGithubApi = ReturnType<typeof createFakeGithubApi>;
 export function fakeGithub(options: FakeGithubOptions = {}) {
   const api = createFakeGithubApi(options);
   const scope = nock("https://api.github.com").persist();
+  const absolute = (reply: Reply): [number, nock.Body, Record<string, string>?] => {
+    const [status, body, headers] = reply;
+    if (headers?.location?.startsWith(CODELOAD_PATH)) {
+      return [
+        status,
+        body as nock.Body,
+        { ...headers, location: `https://codeload.github.com${headers.location.slice(CODELOAD_PATH.length)}` },
+      ];
+    }
+    return reply as [number, nock.Body, Record<string, string>?];
+  };
   for (const method of ["get", "post", "patch", "delete"] as const) {
     scope[method](/.*/).reply(function (uri, body) {
       const parsed = typeof body === "string" && body !== "" ? JSON.parse(body) : body;
-      return api.handle(this.req.method, uri, parsed) as [number, nock.Body];
+      return absolute(api.handle(this.req.method, uri, parsed));
     });
   }
+  nock("https://codeload.github.com")
+    .persist()
+    .get(/.*/)
+    .reply((uri) => absolute(api.handle("GET", `${CODELOAD_PATH}${uri}`, {})));
   return { ...api, stop: () => nock.cleanAll() };
 }
 
@@ -230,24 +295,32 @@ export type FakeGithub = ReturnType<typeof fakeGithub>;
  */
 export async function serveFakeGithub(options: FakeGithubOptions = {}) {
   const api = createFakeGithubApi(options);
+  let host = "";
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
       const raw = Buffer.concat(chunks).toString("utf8");
       const path = (request.url ?? "/").replace(/^\/api\/v3/, "");
-      const [status, body] = api.handle(request.method ?? "GET", path, raw ? JSON.parse(raw) : undefined);
-      const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
+      const [status, body, headers] = api.handle(request.method ?? "GET", path, raw ? JSON.parse(raw) : undefined);
+      const text =
+        body === undefined ? "" : typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body);
       response
-        .writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" })
+        .writeHead(status, {
+          "content-type": typeof body === "string" ? "text/plain" : "application/json",
+          ...headers,
+          // The archive host is this same server, as on Enterprise Server.
+          ...(headers?.location ? { location: `http://${host}${headers.location}` } : {}),
+        })
         .end(text);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  host = `127.0.0.1:${port}`;
   return {
     ...api,
-    host: `127.0.0.1:${port}`,
+    host,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
