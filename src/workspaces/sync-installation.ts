@@ -1,6 +1,7 @@
 import type { Probot } from "probot";
 import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import type { Db } from "../db/create-database.ts";
+import { dropRepositoryIndexes } from "../indexing/repository-index.ts";
 import { ensureGithubUser } from "../people/ensure-github-user.ts";
 import { onEvent } from "../webhooks/on-event.ts";
 
@@ -47,6 +48,8 @@ export function syncInstallation(app: Probot, { db }: SyncInstallationOptions): 
     });
     const repositories = "repositories" in context.payload ? (context.payload.repositories ?? []) : [];
     if (action === "created") await addRepositories(db, workspace.id, repositories as RepositoryRef[]);
+    // Amistio no longer has the repositories: their indexed files go.
+    if (action === "deleted") await dropRepositoryIndexes(db, { workspaceId: workspace.id });
     const actor = await ensureGithubUser(db, sender);
     await appendAuditEvent(db, {
       workspaceId: workspace.id,
@@ -76,6 +79,11 @@ export function syncInstallation(app: Probot, { db }: SyncInstallationOptions): 
         where: { githubId: { in: removed.map((repository) => BigInt(repository.id)) } },
         data: { removedAt: new Date() },
       });
+      const gone = await db.repository.findMany({
+        where: { githubId: { in: removed.map((repository) => BigInt(repository.id)) } },
+        select: { id: true },
+      });
+      await dropRepositoryIndexes(db, { repositoryIds: gone.map((repository) => repository.id) });
     }
     const actor = await ensureGithubUser(db, sender);
     await appendAuditEvent(db, {
