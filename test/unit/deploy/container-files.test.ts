@@ -93,6 +93,14 @@ describe("Dockerfile", () => {
       /^--from=deps /,
     );
     expect(runtime.some((i) => i.keyword === "COPY" && /--from=build \/app\/dist/.test(i.args))).toBe(true);
+    // package.json says "type": "module" (dist/ is ESM); migrations are applied at start from ./prisma.
+    expect(runtime.map((i) => `${i.keyword} ${i.args}`)).toEqual(
+      expect.arrayContaining([
+        "COPY package.json ./",
+        "COPY prisma/migrations ./prisma/migrations",
+        "COPY prisma/postgres/migrations ./prisma/postgres/migrations",
+      ]),
+    );
     expect(runtime.at(-1)).toMatchObject({ keyword: "CMD" });
     expect(JSON.parse(runtime.at(-1)?.args ?? "[]")).toContain("dist/main.js");
   });
