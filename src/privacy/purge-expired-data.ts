@@ -51,7 +51,7 @@ export async function purgeExpiredData(db: Db, options: PurgeExpiredDataOptions)
     () => db.job.findMany({ where: finishedJobs, select: { id: true }, take: batchSize }),
     (ids) => db.job.deleteMany({ where: { id: { in: ids }, ...finishedJobs } }),
   );
-  const handledDeliveries = { receivedAt: { lt: cutoff }, status: { not: "queued" } };
+  const handledDeliveries = { receivedAt: { lt: cutoff }, status: { notIn: ["queued", "retrying"] } };
   const webhookDeliveries = await inBatches(
     () => db.webhookDelivery.findMany({ where: handledDeliveries, select: { id: true }, take: batchSize }),
     (ids) => db.webhookDelivery.deleteMany({ where: { id: { in: ids }, ...handledDeliveries } }),

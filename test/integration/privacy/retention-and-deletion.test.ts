@@ -81,6 +81,8 @@ describe.each(PROVIDERS)("privacy on %s", (provider) => {
         { id: "d-old-done", event: "ping", status: "done", receivedAt: ago(120) },
         { id: "d-old-ignored", event: "ping", status: "ignored", receivedAt: ago(120) },
         { id: "d-old-queued", event: "ping", status: "queued", receivedAt: ago(120) },
+        // Still being tried: not handled yet, whatever its age.
+        { id: "d-old-retrying", event: "ping", status: "retrying", receivedAt: ago(120) },
         { id: "d-new", event: "ping", status: "done", receivedAt: ago(1) },
       ],
     });
@@ -93,7 +95,7 @@ describe.each(PROVIDERS)("privacy on %s", (provider) => {
       "queued",
       "running",
     ]);
-    expect((await db.webhookDelivery.findMany()).map((d) => d.id).sort()).toEqual(["d-new", "d-old-queued"]);
+    expect((await db.webhookDelivery.findMany()).map((d) => d.id).sort()).toEqual(["d-new", "d-old-queued", "d-old-retrying"]);
     const audit = await db.auditEvent.findMany();
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ action: "retention.purged", actorId: null });
