@@ -384,6 +384,7 @@ export async function dropRepositoryIndexes(db: Db, where: { repositoryIds?: str
     distinct: ["blobSha"],
   });
   await db.repositoryIndex.deleteMany({ where: { id: { in: ids } } });
+  for (const key of snapshots.keys()) if (ids.includes(key.slice(0, key.indexOf(":")))) snapshots.delete(key);
   await removeUnusedBlobs(
     db,
     shas.map((row) => row.blobSha),
@@ -391,8 +392,35 @@ export async function dropRepositoryIndexes(db: Db, where: { repositoryIds?: str
   return ids.length;
 }
 
-/** The stored index as the planner ranks it. */
+// The snapshots last used, kept in memory so the next plan in the same repository neither reads
+// thousands of rows again nor tokenises the files again (rank-files keeps each file's analysis with
+// the file object). Bounded by count and by idle time: a snapshot of 5,000 files with its analysis
+// is tens of megabytes.
+const SNAPSHOT_CACHE_SIZE = 2;
+const SNAPSHOT_IDLE_MS = 10 * 60_000;
+const snapshots = new Map<string, { snapshot: RepositorySnapshot; usedAt: number }>();
+
+/** The stored index as the planner ranks it; the same object again while it is cached. */
 export async function loadSnapshot(db: Db, indexId: string, ref: string): Promise<RepositorySnapshot> {
+  const key = `${indexId}:${ref}`;
+  const now = Date.now();
+  for (const [cachedKey, entry] of snapshots) {
+    if (now - entry.usedAt > SNAPSHOT_IDLE_MS) snapshots.delete(cachedKey);
+  }
+  const cached = snapshots.get(key);
+  if (cached) {
+    // Most recently used last.
+    snapshots.delete(key);
+    snapshots.set(key, { ...cached, usedAt: now });
+    return cached.snapshot;
+  }
+  const snapshot = await readSnapshot(db, indexId, ref);
+  snapshots.set(key, { snapshot, usedAt: now });
+  while (snapshots.size > SNAPSHOT_CACHE_SIZE) snapshots.delete(snapshots.keys().next().value!);
+  return snapshot;
+}
+
+async function readSnapshot(db: Db, indexId: string, ref: string): Promise<RepositorySnapshot> {
   const [index, files] = await Promise.all([
     db.repositoryIndex.findUniqueOrThrow({ where: { id: indexId }, select: { notes: true } }),
     db.indexedFile.findMany({

@@ -226,7 +226,7 @@ export function rankFiles(issue: IssueText, files: RankInputFile[], options: { l
   const signals = issueSignals(issue);
   const candidates = files.filter((file) => !GENERATED.test(file.path));
   if (candidates.length === 0) return [];
-  const docs = candidates.map(toDoc);
+  const docs = candidates.map(analysed);
   const scores = bm25f(docs, signals.terms);
 
   // Kind prior: source first unless the issue is about tests/docs/examples.
@@ -310,6 +310,19 @@ export function companionTest(path: string, paths: Set<string> | string[]): stri
     return name === base;
   });
   return candidates.sort((a, b) => a.length - b.length)[0];
+}
+
+// A file's analysis depends on its path and text only: kept with the file object, so a snapshot the
+// repository index keeps in memory is tokenised once, not on every plan (most of a plan's time).
+const analyses = new WeakMap<RankInputFile, Doc>();
+
+function analysed(file: RankInputFile): Doc {
+  let doc = analyses.get(file);
+  if (!doc) {
+    doc = toDoc(file);
+    analyses.set(file, doc);
+  }
+  return doc;
 }
 
 function toDoc(file: RankInputFile): Doc {
