@@ -51,7 +51,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   const webhookCounters: WebhookCounters = { accepted: 0, duplicate: 0, ignored: 0, rejected: 0 };
   app.decorate("webhookCounters", webhookCounters);
 
-  const metrics = createMetrics();
+  const metrics = createMetrics({ db: options.db });
   // Liveness only: anyone can reach it, so it says nothing else. Counts are at /metrics, behind a token.
   app.get("/healthz", async () => ({ status: "ok" }));
   await app.register(metricsRoute, { metrics, token: options.metricsToken });

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { Counter, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
+import type { Db } from "../db/create-database.ts";
 import { isHandledEvent } from "../webhooks/handled-events.ts";
 
 export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "rejected";
@@ -9,8 +10,30 @@ export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "rejected";
  * What the server counts, in Prometheus' terms. A registry of its own (not prom-client's global one),
  * so two servers in one process (tests) never share or clash over a metric.
  */
-export function createMetrics() {
+export function createMetrics(options: { db?: Db } = {}) {
   const registry = new Registry();
+  const { db } = options;
+  if (db) {
+    // Read from the database at scrape time: a delivery may fail in any worker process, and the
+    // database is the one place that knows them all.
+    new Gauge({
+      name: "amistio_webhook_deliveries_unfinished",
+      help: "Webhook deliveries not handled: failed for good (until replayed or purged), or still retrying.",
+      labelNames: ["status"] as const,
+      registers: [registry],
+      async collect() {
+        const rows = await db.webhookDelivery.groupBy({
+          by: ["status"],
+          where: { status: { in: ["failed", "retrying"] } },
+          _count: { _all: true },
+        });
+        this.reset();
+        for (const status of ["failed", "retrying"]) {
+          this.set({ status }, rows.find((row) => row.status === status)?._count._all ?? 0);
+        }
+      },
+    });
+  }
   const webhookDeliveries = new Counter({
     name: "amistio_webhook_deliveries_total",
     help: "Webhook deliveries received, by event and by what intake did with them.",

@@ -17,6 +17,7 @@ export interface WorkspaceRoutesOptions {
 }
 
 const TASKS_PER_PAGE = 20;
+const FAILED_DELIVERIES_SHOWN = 10;
 const RUNS_PER_TASK = 5;
 const EVENTS_PER_PAGE = 50;
 const TASK_CURSOR = /^(\d{1,15})_([A-Za-z0-9_-]{1,64})$/;
@@ -89,7 +90,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
         select: {
           role: true,
           refreshedAt: true,
-          workspace: { select: { id: true, accountLogin: true, status: true } },
+          workspace: { select: { id: true, accountLogin: true, status: true, installationId: true } },
         },
       });
     const membership = await find();
@@ -272,6 +273,15 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     });
     const page = rows.slice(0, TASKS_PER_PAGE);
     const runs = await latestRuns(page.map((task) => task.id));
+    // Deliveries Amistio gave up on: shown with the newest tasks, so nothing fails out of sight.
+    const failedDeliveries = cursor
+      ? []
+      : await db.webhookDelivery.findMany({
+          where: { installationId: membership.workspace.installationId, status: "failed" },
+          orderBy: { receivedAt: "desc" },
+          take: FAILED_DELIVERIES_SHOWN,
+          select: { id: true, event: true, action: true, receivedAt: true, error: true },
+        });
     const tasks = page.map((task) => ({ ...task, runs: runs.filter((run) => run.taskId === task.id) }));
     const last = tasks.at(-1);
     return ctx.page(request, reply, {
@@ -283,6 +293,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
         next: rows.length > TASKS_PER_PAGE && last ? `${last.createdAt.getTime()}_${last.id}` : undefined,
         paged: cursor !== undefined,
         runsShown: RUNS_PER_TASK,
+        failedDeliveries,
       }),
     });
   });

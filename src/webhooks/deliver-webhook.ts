@@ -3,6 +3,7 @@ import type { Probot } from "probot";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
 import { type JobData, type JobHandler, PermanentJobError } from "../queue/job-queue.ts";
+import { reportFailedDelivery } from "../tasks/report-failed-delivery.ts";
 import { deliveryAttempt } from "./delivery-attempt.ts";
 import type { DeliverWebhookJobData } from "./delivery-recorder.ts";
 
@@ -33,7 +34,7 @@ export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): 
       if (await dropUnreachable(hotPath, probot, received)) return;
       await deliveryAttempt.run(job.attempt, () => probot.receive(received));
     } catch (error) {
-      return failed(db, probot, deliveryId, error, job.lastAttempt);
+      return failed(db, probot, deliveryId, error, job.lastAttempt, payload);
     }
     // The payload kept for BullMQ goes once the delivery is handled.
     await hotPath.execute(Prisma.sql`
@@ -110,6 +111,7 @@ async function failed(
   deliveryId: string,
   error: unknown,
   lastAttempt: boolean | undefined,
+  payload?: object,
 ): Promise<never> {
   const final = lastAttempt === true || error instanceof PermanentJobError;
   const status = final ? "failed" : "retrying";
@@ -123,8 +125,10 @@ async function failed(
   } catch (statusError) {
     probot.log.error({ err: statusError, deliveryId, status }, "could not record a delivery's failed try");
   }
-  if (final) probot.log.error({ deliveryId, status, err: error }, "webhook delivery failed for good");
-  else probot.log.warn({ deliveryId, status, err: error }, "webhook delivery failed; the queue will try it again");
+  if (final) {
+    probot.log.error({ deliveryId, status, err: error }, "webhook delivery failed for good");
+    if (payload) await reportFailedDelivery({ db, probot, log: probot.log, deliveryId, payload });
+  } else probot.log.warn({ deliveryId, status, err: error }, "webhook delivery failed; the queue will try it again");
   throw error;
 }
 

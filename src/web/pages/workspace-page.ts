@@ -43,6 +43,8 @@ export interface WorkspaceView {
   next: string | undefined;
   paged: boolean;
   runsShown: number;
+  /** Deliveries of this installation that failed for good, newest first (first page only). */
+  failedDeliveries: { id: string; event: string; action: string | null; receivedAt: Date; error: string | null }[];
 }
 
 export function personLabel(person: PersonRef | null): string {
@@ -57,6 +59,29 @@ export function workspacePage(view: WorkspaceView): SafeHtml {
   return html`<h1>${view.workspace.accountLogin}</h1>
 <p>Status: ${view.workspace.status} · your role: ${view.role === "admin" ? "administrator" : "member"} ·
 <a href="${base}/audit">Audit log</a></p>
+${
+  view.failedDeliveries.length === 0
+    ? ""
+    : html`<section class="problem" aria-labelledby="failed-deliveries">
+<h2 id="failed-deliveries">Events Amistio gave up on</h2>
+<p>Amistio tried these GitHub events several times and stopped. Type the command again on the issue, or ask the operator to
+replay them (<code>npm run deliveries -- replay &lt;delivery&gt;</code>).</p>
+<table>
+<caption>Failed deliveries (the ${view.failedDeliveries.length} most recent)</caption>
+<thead><tr><th scope="col">Received</th><th scope="col">Event</th><th scope="col">Delivery</th><th scope="col">Last error</th></tr></thead>
+<tbody>
+${view.failedDeliveries.map(
+  (delivery) => html`<tr>
+<td>${when(delivery.receivedAt)}</td>
+<td>${delivery.event}${delivery.action ? `.${delivery.action}` : ""}</td>
+<td class="mono">${delivery.id}</td>
+<td>${(delivery.error ?? "").slice(0, 300)}</td>
+</tr>`,
+)}
+</tbody>
+</table>
+</section>`
+}
 <h2 id="tasks">Tasks</h2>
 ${view.tasks.length === 0 ? html`<p>${view.paged ? "No older tasks." : "No tasks yet: comment /amistio plan on an issue."}</p>` : ""}
 ${view.tasks.map((task) => {

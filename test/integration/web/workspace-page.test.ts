@@ -88,4 +88,43 @@ describe.each(PROVIDERS)("workspace pages on %s", (provider) => {
       await amistio.close();
     }
   });
+
+  it("lists the workspace's deliveries Amistio gave up on, escaped, and no one else's", async () => {
+    const amistio = await startTestAmistio({ provider, env: { SESSION_SECRET } });
+    try {
+      const { db } = amistio.database;
+      const viewer = await db.user.create({ data: { githubId: 1n, login: "viewer" } });
+      const workspace = await db.workspace.create({
+        data: { installationId: 10n, accountLogin: "initech", accountType: "Organization", accountId: 11n },
+      });
+      await db.membership.create({ data: { userId: viewer.id, workspaceId: workspace.id, role: "member" } });
+      await db.webhookDelivery.createMany({
+        data: [
+          {
+            id: "gave-up-1",
+            event: "issue_comment",
+            action: "created",
+            installationId: 10n,
+            status: "failed",
+            error: "GitHub answered 502 <script>alert(1)</script>",
+          },
+          { id: "retrying-1", event: "issue_comment", installationId: 10n, status: "retrying", error: "x" },
+          { id: "elsewhere-1", event: "issue_comment", installationId: 99n, status: "failed", error: "other org" },
+        ],
+      });
+      const client = new WebClient(amistio.url);
+      client.cookies.set("amistio_session", (await signedInCookie(db, SESSION_SECRET, viewer.id)).cookie);
+      const page = await client.page(`/workspaces/${workspace.id}`);
+      expect(page.status).toBe(200);
+      expect(page.html).toContain("Events Amistio gave up on");
+      expect(page.html).toContain("gave-up-1");
+      expect(page.html).toContain("issue_comment.created");
+      expect(page.html).toContain("&lt;script&gt;");
+      expect(page.html).not.toContain("<script>alert");
+      expect(page.html).not.toContain("retrying-1");
+      expect(page.html).not.toContain("elsewhere-1");
+    } finally {
+      await amistio.close();
+    }
+  });
 });
