@@ -83,6 +83,13 @@ const envSchema = z.object({
   OPENAI_BASE_URL: optionalUrl("the OpenAI-compatible endpoint, e.g. https://api.openai.com/v1"),
   OPENAI_MODEL: optionalText,
   AMISTIO_PLANNER_TIMEOUT_SECONDS: positiveInt(120, 3600),
+  // Model tokens per repository and calendar month for repositories whose settings name none; unset: no limit.
+  AMISTIO_MONTHLY_TOKENS: z
+    .string()
+    .trim()
+    .transform((value) => (value === "" ? undefined : Number(value)))
+    .pipe(z.number("must be a whole number").int("must be a whole number").min(1, "must be at least 1").optional())
+    .optional(),
   // Web sign-in. The client id/secret are the GitHub App's own, under the names Probot's setup flow writes.
   GITHUB_CLIENT_ID: optionalText,
   GITHUB_CLIENT_SECRET: optionalText,

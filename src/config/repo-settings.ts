@@ -38,6 +38,8 @@ const plannerSchema = z.strictObject({
   model: z.string().trim().min(1).max(100).optional(),
   contextTokens: z.int().min(1000).max(200_000).default(12_000),
   instructions: z.string().max(4000).optional(),
+  /** Model tokens (input + output) this repository's plans may use per calendar month (UTC); unset: the server's default. */
+  monthlyTokens: z.int().min(1).max(1_000_000_000_000).optional(),
 });
 
 const runnerSchema = z.strictObject({

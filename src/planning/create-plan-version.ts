@@ -1,4 +1,5 @@
 import type { CommandContext } from "../commands/command-context.ts";
+import { choosePlannerProvider } from "../config/repo-settings.ts";
 import { postComment } from "../github/post-comment.ts";
 import { repositorySnapshot } from "../indexing/repository-index.ts";
 import type { ContextComment } from "./gather-context.ts";
@@ -7,6 +8,7 @@ import { type Plan, planSchema } from "./plan-schema.ts";
 import { PlanningError } from "./planner.ts";
 import { renderPlanComment } from "./render-plan-comment.ts";
 import { hashShownPlan } from "./shown-plan.ts";
+import { checkTokenBudget, renderOverBudget } from "./token-budget.ts";
 
 // Amistio's own comments (plans, tracking, replies) carry this marker and are never fed back as input.
 const OWN_COMMENT = "<!-- amistio:";
@@ -27,6 +29,23 @@ export async function createPlanVersion(context: CommandContext, options: { feed
     if (options.feedback !== undefined && !previous) {
       await context.reply(`There is no plan to revise yet: \`${settings.commands.prefix} plan\` writes the first one.`);
       return;
+    }
+    // Over the month's token budget, the model is not called (the offline planner costs nothing).
+    if (
+      choosePlannerProvider(settings.planner, { openAiConfigured: context.env.OPENAI_API_KEY !== undefined }) !==
+      "offline"
+    ) {
+      const budget = await checkTokenBudget(db, {
+        repositoryId: task.repositoryId,
+        limit: settings.planner.monthlyTokens ?? context.env.AMISTIO_MONTHLY_TOKENS,
+        now: new Date(),
+      });
+      if (budget.over) {
+        await context.audit("plan.over_budget", { used: budget.used, limit: budget.limit });
+        await context.reply(renderOverBudget({ ...budget, prefix: settings.commands.prefix }), "budget");
+        await context.refresh("This repository's AI planning budget for the month is used up.");
+        return;
+      }
     }
     const stateBefore = (await db.task.findUniqueOrThrow({ where: { id: task.id }, select: { state: true } })).state;
     await db.task.update({

@@ -3,6 +3,7 @@ import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import { refreshMemberships } from "../auth/refresh-memberships.ts";
 // Only for its SQL template tag, which both generated clients share.
 import { Prisma } from "../db/generated/sqlite/client.ts";
+import { monthStart, workspaceTokensThisMonth } from "../planning/token-budget.ts";
 import { html } from "./html.ts";
 import { MEMBERSHIP_MAX_UNCONFIRMED_MS, MEMBERSHIP_RECHECK_MS } from "./membership-check.ts";
 import { auditLogPage } from "./pages/audit-log-page.ts";
@@ -294,6 +295,10 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
         paged: cursor !== undefined,
         runsShown: RUNS_PER_TASK,
         failedDeliveries,
+        tokens: {
+          since: monthStart(now()),
+          repositories: await workspaceTokensThisMonth(db, membership.workspace.id, now()),
+        },
       }),
     });
   });

@@ -45,6 +45,8 @@ export interface WorkspaceView {
   runsShown: number;
   /** Deliveries of this installation that failed for good, newest first (first page only). */
   failedDeliveries: { id: string; event: string; action: string | null; receivedAt: Date; error: string | null }[];
+  /** Model tokens used this calendar month (UTC), by repository. */
+  tokens: { since: Date; repositories: { fullName: string; used: number }[] };
 }
 
 export function personLabel(person: PersonRef | null): string {
@@ -81,6 +83,18 @@ ${view.failedDeliveries.map(
 </tbody>
 </table>
 </section>`
+}
+<h2 id="tokens">AI tokens this month</h2>
+${
+  view.tokens.repositories.length === 0
+    ? html`<p>No AI planning tokens used since ${when(view.tokens.since)}.</p>`
+    : html`<table>
+<caption>Model tokens (input + output) used by plans since ${when(view.tokens.since)}, by repository</caption>
+<thead><tr><th scope="col">Repository</th><th scope="col">Tokens</th></tr></thead>
+<tbody>
+${view.tokens.repositories.map((row) => html`<tr><td>${row.fullName}</td><td>${row.used.toLocaleString("en")}</td></tr>`)}
+</tbody>
+</table>`
 }
 <h2 id="tasks">Tasks</h2>
 ${view.tasks.length === 0 ? html`<p>${view.paged ? "No older tasks." : "No tasks yet: comment /amistio plan on an issue."}</p>` : ""}
