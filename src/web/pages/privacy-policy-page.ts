@@ -32,7 +32,8 @@ the provider's stable account id, and your GitHub login when you use GitHub.</li
 it issued. Tokens are stored encrypted and are used only to list the workspaces you can reach and to revoke access
 when you delete your account.</li>
 <li><strong>Workspaces:</strong> which GitHub App installations you can reach and whether you administer them, as GitHub reports;
-the installation's account, settings and repository references.</li>
+the installation's account, settings and repository references; and, to plan, a copy of the text files on each
+repository's default branch (the repository index), deleted when the repository leaves the installation.</li>
 <li><strong>Work in a workspace:</strong> tasks (issue or pull request references and titles), plans, approval history,
 run status, run logs and events, and the audit trail.</li>
 <li><strong>Privacy requests</strong> you file, and the operator's notes on them.</li>
