@@ -9,6 +9,7 @@ import type { AppEnv } from "./config/env.ts";
 import { createDatabase, type Database } from "./db/create-database.ts";
 import { createProbot } from "./github/create-probot.ts";
 import { createWritePacer } from "./github/write-pacer.ts";
+import { INDEX_REPOSITORY_JOB, indexOnPush, indexRepositoryJob } from "./indexing/index-ahead.ts";
 import { createPlannerChooser } from "./planning/choose-planner.ts";
 import { type RetentionTimer, startRetention } from "./privacy/start-retention.ts";
 import { createQueue } from "./queue/create-queue.ts";
@@ -66,7 +67,8 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
   };
   const runs = createRuns({ env, db, queue, logger, probot });
   await probot.load((app) => {
-    syncInstallation(app, { db });
+    syncInstallation(app, { db, queue });
+    indexOnPush(app, { db, queue });
     handleCommands(app, services);
     runs.follow(app);
   });
@@ -81,6 +83,7 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
   const handlers: JobHandlers = {
     [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, hotPath, probot }),
     ...runs.jobHandlers,
+    [INDEX_REPOSITORY_JOB]: indexRepositoryJob({ db, probot, logger }),
   };
   const settings = readWebSettings(env);
   const server = await createServer({

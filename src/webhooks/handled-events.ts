@@ -11,6 +11,7 @@ export const HANDLED_EVENTS = [
   "workflow_run",
   "workflow_job",
   "check_run",
+  "push",
 ] as const;
 
 export type HandledEvent = (typeof HANDLED_EVENTS)[number];

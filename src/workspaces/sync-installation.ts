@@ -1,8 +1,10 @@
 import type { Probot } from "probot";
 import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import type { Db } from "../db/create-database.ts";
+import { queueIndexing } from "../indexing/index-ahead.ts";
 import { dropRepositoryIndexes } from "../indexing/repository-index.ts";
 import { ensureGithubUser } from "../people/ensure-github-user.ts";
+import type { JobQueue } from "../queue/job-queue.ts";
 import { onEvent } from "../webhooks/on-event.ts";
 
 interface RepositoryRef {
@@ -13,6 +15,8 @@ interface RepositoryRef {
 
 export interface SyncInstallationOptions {
   db: Db;
+  /** For building the indexes of added repositories ahead of their first plan. */
+  queue?: JobQueue;
 }
 
 const STATUS_BY_ACTION: Record<string, string> = {
@@ -24,7 +28,7 @@ const STATUS_BY_ACTION: Record<string, string> = {
 };
 
 /** Keeps workspaces (installations) and their repositories current, auditing every change. */
-export function syncInstallation(app: Probot, { db }: SyncInstallationOptions): void {
+export function syncInstallation(app: Probot, { db, queue }: SyncInstallationOptions): void {
   onEvent(app, "installation", async (context) => {
     const { action, installation, sender } = context.payload;
     const status = STATUS_BY_ACTION[action];
@@ -47,7 +51,15 @@ export function syncInstallation(app: Probot, { db }: SyncInstallationOptions): 
       update: fields,
     });
     const repositories = "repositories" in context.payload ? (context.payload.repositories ?? []) : [];
-    if (action === "created") await addRepositories(db, workspace.id, repositories as RepositoryRef[]);
+    if (action === "created") {
+      await addRepositories(db, workspace.id, repositories as RepositoryRef[]);
+      if (queue)
+        await queueIndexing(db, queue, {
+          installationId: installation.id,
+          githubIds: repositories.map((r) => r.id),
+          reason: "installed",
+        });
+    }
     // Amistio no longer has the repositories: their indexed files go.
     if (action === "deleted") await dropRepositoryIndexes(db, { workspaceId: workspace.id });
     const actor = await ensureGithubUser(db, sender);
@@ -74,6 +86,12 @@ export function syncInstallation(app: Probot, { db }: SyncInstallationOptions): 
     const added = (context.payload.repositories_added ?? []) as RepositoryRef[];
     const removed = (context.payload.repositories_removed ?? []) as { id: number }[];
     await addRepositories(db, workspace.id, added);
+    if (queue)
+      await queueIndexing(db, queue, {
+        installationId: installation.id,
+        githubIds: added.map((r) => r.id),
+        reason: `added:${context.id}`,
+      });
     if (removed.length > 0) {
       await db.repository.updateMany({
         where: { githubId: { in: removed.map((repository) => BigInt(repository.id)) } },

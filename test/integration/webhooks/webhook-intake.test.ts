@@ -42,10 +42,13 @@ describe("webhook intake over HTTP", () => {
     expect(replay.status).toBe(200);
     expect(await replay.json()).toEqual({ status: "duplicate", delivery: "done" });
     const { db } = amistio.database;
-    expect(await db.job.count()).toBe(1);
+    // One delivery job (the installation's repositories also get an index job each).
+    expect(await db.job.count({ where: { name: DELIVER_WEBHOOK_JOB } })).toBe(1);
     expect(await db.auditEvent.count({ where: { action: "installation.created" } })).toBe(1);
     // Handled: the finished job keeps its row (the key still deduplicates) but not the payload.
-    expect(await db.job.findFirstOrThrow({ include: { input: true } })).toMatchObject({
+    expect(
+      await db.job.findFirstOrThrow({ where: { name: DELIVER_WEBHOOK_JOB }, include: { input: true } }),
+    ).toMatchObject({
       status: "completed",
       input: null,
     });
