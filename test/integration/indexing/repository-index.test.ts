@@ -97,6 +97,19 @@ describe.each(PROVIDERS)("repository index on %s", (provider) => {
     expect(index.fileCount).toBe(4);
   });
 
+  it("never takes in a path that leaves the repository, from the archive or from the tree", async () => {
+    serve({ files: { ...FILES, "../outside.ts": "export const outside = 1;\n" } });
+    const built = await snapshot();
+    expect(built.snapshot!.files.map((f) => f.path)).toEqual(Object.keys(FILES).sort());
+    serve({ files: { ...FILES, "src/new.ts": "export {};\n", "src/../../outside.ts": "x\n", "/etc/passwd": "x\n" } });
+    const updated = await snapshot();
+    expect(updated.how).toBe("updated");
+    expect(updated.snapshot!.files.map((f) => f.path)).toEqual([...Object.keys(FILES), "src/new.ts"].sort());
+    expect(updated.snapshot!.omitted).toEqual([{ what: "2 tree entries", why: "their paths leave the repository" }]);
+    // Their blobs were never fetched.
+    expect(requests().filter((r) => r.includes("/git/blobs/"))).toHaveLength(1);
+  });
+
   it("plans on path-only context when the archive answers 404, and does not download again for that commit", async () => {
     serve({ files: FILES, tarball: 404 });
     const outcome = await snapshot();
