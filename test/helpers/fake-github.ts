@@ -34,6 +34,8 @@ export interface FakeGithubOptions {
   tarball?: Buffer | number;
   /** The default branch has no commit (an empty repository): its branch answers 404. */
   emptyRepository?: boolean;
+  /** More tree entries besides `files`, e.g. symlinks (mode 120000) and submodules (type commit). */
+  treeExtras?: { path: string; mode: string; type: string; sha: string; size?: number }[];
 }
 
 const PERMISSION_OF: Record<string, string> = {
@@ -87,6 +89,7 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
     sha: sha(path),
     size: Buffer.byteLength(text),
   }));
+  tree.push(...(options.treeExtras ?? []).map((entry) => ({ size: 0, ...entry })));
   const bySha = new Map(Object.keys(files).map((path) => [sha(path), path]));
   const headSha = createHash("sha1").update(JSON.stringify(tree)).digest("hex");
   let archive: Buffer | undefined;

@@ -110,6 +110,22 @@ describe.each(PROVIDERS)("repository index on %s", (provider) => {
     expect(requests().filter((r) => r.includes("/git/blobs/"))).toHaveLength(1);
   });
 
+  it("skips symlinks and submodules in the tree and never fetches what they point at", async () => {
+    serve({ files: FILES });
+    await snapshot();
+    serve({
+      files: { ...FILES, "src/new.ts": "export {};\n" },
+      treeExtras: [
+        { path: "src/link.ts", mode: "120000", type: "blob", sha: "1".repeat(40) },
+        { path: "vendor/lib", mode: "160000", type: "commit", sha: "2".repeat(40) },
+      ],
+    });
+    const updated = await snapshot();
+    expect(updated.how).toBe("updated");
+    expect(updated.snapshot!.files.map((f) => f.path)).toEqual([...Object.keys(FILES), "src/new.ts"].sort());
+    expect(requests().filter((r) => r.includes("/git/blobs/"))).toHaveLength(1);
+  });
+
   it("plans on path-only context when the archive answers 404, and does not download again for that commit", async () => {
     serve({ files: FILES, tarball: 404 });
     const outcome = await snapshot();
