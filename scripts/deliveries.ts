@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { createDatabase } from "../src/db/create-database.ts";
 import { databaseTarget } from "../src/db/database-url.ts";
 import { createQueue } from "../src/queue/create-queue.ts";
-import { failedSince, type ListedStatus, listDeliveries, replayDeliveries } from "../src/queue/delivery-tools.ts";
+import { failedSince, type ListedStatus, listDeliveries, replayDeliveries } from "../src/webhooks/delivery-tools.ts";
 
 const USAGE = `usage: npm run deliveries -- list [--status stuck|failed|retrying] [--since <ISO time>]
        npm run deliveries -- replay <delivery id...> | --failed-since <ISO time>`;

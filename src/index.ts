@@ -6,6 +6,7 @@ import { loadWebKeys } from "./auth/load-web-keys.ts";
 import type { CommandServices } from "./commands/command-context.ts";
 import { handleCommands } from "./commands/handle-commands.ts";
 import type { AppEnv } from "./config/env.ts";
+import { readWebSettings } from "./config/read-web-settings.ts";
 import { createDatabase, type Database } from "./db/create-database.ts";
 import { createProbot } from "./github/create-probot.ts";
 import { createWritePacer } from "./github/write-pacer.ts";
@@ -13,13 +14,12 @@ import { INDEX_REPOSITORY_JOB, indexOnPush, indexRepositoryJob } from "./indexin
 import { createPlannerChooser } from "./planning/choose-planner.ts";
 import { type RetentionTimer, startRetention } from "./privacy/start-retention.ts";
 import { createQueue } from "./queue/create-queue.ts";
-import { createDeliverySweeper } from "./queue/delivery-sweeper.ts";
 import type { JobHandlers, JobQueue } from "./queue/job-queue.ts";
 import { createRuns } from "./runs/create-runs.ts";
 import { createServer } from "./web/create-server.ts";
-import { readWebSettings } from "./web/read-web-settings.ts";
 import { deliverWebhook } from "./webhooks/deliver-webhook.ts";
 import { DELIVER_WEBHOOK_JOB } from "./webhooks/delivery-recorder.ts";
+import { createDeliverySweeper } from "./webhooks/delivery-sweeper.ts";
 import { syncInstallation } from "./workspaces/sync-installation.ts";
 
 export interface AmistioOptions {

@@ -1,5 +1,5 @@
 import * as client from "openid-client";
-import type { GithubSettings } from "../web/read-web-settings.ts";
+import type { GithubSettings } from "../config/read-web-settings.ts";
 import { type OAuthStart, type OAuthTokens, oauthTokens } from "./oauth-tokens.ts";
 
 export interface GithubProfile {

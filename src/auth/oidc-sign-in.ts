@@ -1,5 +1,5 @@
 import * as client from "openid-client";
-import type { OidcSettings } from "../web/read-web-settings.ts";
+import type { OidcSettings } from "../config/read-web-settings.ts";
 import { type OAuthStart, type OAuthTokens, oauthTokens } from "./oauth-tokens.ts";
 
 export interface OidcIdentity {

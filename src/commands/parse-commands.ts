@@ -1,4 +1,5 @@
 import MarkdownIt, { type Token } from "markdown-it";
+import { DEFAULT_COMMAND_PREFIX } from "../config/command-prefix.ts";
 
 export const COMMAND_VERBS = ["plan", "revise", "approve", "reject", "cancel", "retry", "status", "help"] as const;
 
@@ -21,8 +22,6 @@ export interface ParsedCommand {
   /** True for the one command that acts: the first command line of the comment. */
   acts: boolean;
 }
-
-export const DEFAULT_COMMAND_PREFIX = "/amistio";
 
 /** Only this many characters of a comment are scanned, so a huge body costs a bounded amount of work. */
 export const MAX_SCANNED_CHARS = 65_536;

@@ -1,7 +1,7 @@
 import { createApprovalPolicy } from "../approvals/approval-policy.ts";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
+import type { Plan } from "../contract/plan-schema.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
-import type { Plan } from "../planning/plan-schema.ts";
 import { planCommentMarker } from "../planning/render-plan-comment.ts";
 import { checkShownPlan, type ShownPlanProblem } from "../planning/shown-plan.ts";
 import { createRun, queueDispatch } from "../runs/start-run.ts";

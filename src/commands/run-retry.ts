@@ -1,7 +1,7 @@
+import { isRetry } from "../queue/delivery-attempt.ts";
 import { approvalProblem } from "../runs/approval-problem.ts";
 import { ACTIVE_STATUSES } from "../runs/run-status.ts";
 import { createRun, queueDispatch } from "../runs/start-run.ts";
-import { isRetry } from "../webhooks/delivery-attempt.ts";
 import type { CommandRunner } from "./command-context.ts";
 
 /** `retry`: a new run of the approved version, while its approvals and hash still hold. */

@@ -3,15 +3,15 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import type BetterSqlite3 from "better-sqlite3";
 import { type DatabaseTarget, databaseTarget, ensurePrivateSqliteFile, ensureSqliteFolder } from "./database-url.ts";
 import { PrismaClient as PostgresClient } from "./generated/postgres/client.ts";
-import { PrismaClient as SqliteClient } from "./generated/sqlite/client.ts";
-import { type HotPathSql, prismaHotPath } from "./hot-path-sql.ts";
+import { Prisma, PrismaClient as SqliteClient } from "./generated/sqlite/client.ts";
+import type { HotPathSql } from "./hot-path-sql.ts";
 import { migrate } from "./migrate.ts";
 import { startSqliteHotPath } from "./sqlite-hot-path.ts";
 
 /** Both generated clients come from one schema, so they share this shape. */
 export type Db = SqliteClient;
 // Prisma.sql and Prisma.join build raw SQL that either provider's client runs.
-export { Prisma } from "./generated/sqlite/client.ts";
+export { Prisma };
 
 export interface Database {
   db: Db;
@@ -81,4 +81,15 @@ class ImmediateTransactionsSqlite extends PrismaBetterSQLite3 {
     client.prepare = ((source: string) => prepare(source === "BEGIN" ? "BEGIN IMMEDIATE" : source)) as typeof prepare;
     return adapter;
   }
+}
+
+/** The hot path on Prisma's own pool (PostgreSQL, and an in-memory SQLite database). */
+function prismaHotPath(db: Db): HotPathSql {
+  return {
+    // Awaited here: Prisma's promises are lazy, and a hot-path statement runs when it is called.
+    query: async <Row>(statement: Prisma.Sql) => await db.$queryRaw<Row[]>(statement),
+    execute: async (statement) => await db.$executeRaw(statement),
+    transaction: async (statements) => await db.$transaction(statements.map((statement) => db.$queryRaw(statement))),
+    close: async () => {},
+  };
 }

@@ -1,4 +1,4 @@
-import type { Db, Prisma } from "./create-database.ts";
+import type { Prisma } from "./generated/sqlite/client.ts";
 
 /**
  * Raw statements on the paths that run once per webhook delivery or per job (intake, the embedded
@@ -19,14 +19,4 @@ export interface HotPathSql {
    */
   transaction(statements: readonly Prisma.Sql[]): Promise<unknown[][]>;
   close(): Promise<void>;
-}
-
-export function prismaHotPath(db: Db): HotPathSql {
-  return {
-    // Awaited here: Prisma's promises are lazy, and a hot-path statement runs when it is called.
-    query: async <Row>(statement: Prisma.Sql) => await db.$queryRaw<Row[]>(statement),
-    execute: async (statement) => await db.$executeRaw(statement),
-    transaction: async (statements) => await db.$transaction(statements.map((statement) => db.$queryRaw(statement))),
-    close: async () => {},
-  };
 }

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { Prisma } from "./create-database.ts";
+import type { Prisma } from "./generated/sqlite/client.ts";
 import type { HotPathSql } from "./hot-path-sql.ts";
 
 export interface SqliteHotPathOptions {

@@ -1,6 +1,6 @@
 import type { Context } from "probot";
+import { isRetry } from "../queue/delivery-attempt.ts";
 import { currentJobWaits } from "../queue/retry-later.ts";
-import { isRetry } from "../webhooks/delivery-attempt.ts";
 
 type Octokit = Context["octokit"];
 

@@ -2,8 +2,8 @@ import type { Logger } from "pino";
 import type { Probot } from "probot";
 import { z } from "zod";
 import type { Db } from "../db/create-database.ts";
+import { onEvent } from "../github/on-event.ts";
 import { type JobHandler, type JobQueue, PermanentJobError } from "../queue/job-queue.ts";
-import { onEvent } from "../webhooks/on-event.ts";
 import { repositorySnapshot } from "./repository-index.ts";
 
 /** Builds or updates one repository's index ahead of the first plan that needs it. */

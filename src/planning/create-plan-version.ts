@@ -1,10 +1,10 @@
-import type { CommandContext } from "../commands/command-context.ts";
 import { choosePlannerProvider } from "../config/repo-settings.ts";
+import { planContentHash } from "../contract/plan-hash.ts";
+import { type Plan, planSchema } from "../contract/plan-schema.ts";
 import { postComment } from "../github/post-comment.ts";
 import { repositorySnapshot } from "../indexing/repository-index.ts";
 import type { ContextComment } from "./gather-context.ts";
-import { planContentHash } from "./plan-hash.ts";
-import { type Plan, planSchema } from "./plan-schema.ts";
+import type { PlanRequest } from "./plan-request.ts";
 import { PlanningError } from "./planner.ts";
 import { renderPlanComment } from "./render-plan-comment.ts";
 import { hashShownPlan } from "./shown-plan.ts";
@@ -21,7 +21,7 @@ const MIN_CONTEXT_TOKENS = 1_000;
  * the feedback for `revise` — and posts it. A retried job finds the version its delivery already
  * made (by `requestKey`) and only finishes what is missing, so nothing is planned or posted twice.
  */
-export async function createPlanVersion(context: CommandContext, options: { feedback?: string } = {}): Promise<void> {
+export async function createPlanVersion(context: PlanRequest, options: { feedback?: string } = {}): Promise<void> {
   const { db, task, octokit, owner, repo, settings, log } = context;
   let version = await db.planVersion.findUnique({ where: { requestKey: context.deliveryId } });
   if (!version) {

@@ -1,10 +1,10 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
+import { mergeFindings, type RedactionFinding, redactSecrets } from "../contract/redact-secrets.ts";
 import { retryLaterIn } from "../queue/retry-later.ts";
 import { findRelevantFiles, type TreeEntry } from "./find-relevant-files.ts";
 import { type BudgetPart, countTokens, fitToBudget, type Omission, SECTION_SEPARATOR } from "./fit-to-budget.ts";
 import { companionTest, cutAtBoundary, rankFiles } from "./rank-files.ts";
-import { mergeFindings, type RedactionFinding, redactSecrets } from "./redact-secrets.ts";
 import type { RepositorySnapshot } from "./repository-snapshot.ts";
 
 type Octokit = Pick<InstanceType<typeof ProbotOctokit>, "request">;

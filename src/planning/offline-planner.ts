@@ -1,7 +1,7 @@
 import MarkdownIt, { type Token } from "markdown-it";
-import { type Plan, type PlanStep, planSchema } from "./plan-schema.ts";
+import { type Plan, type PlanStep, planSchema } from "../contract/plan-schema.ts";
+import { redactSecrets } from "../contract/redact-secrets.ts";
 import type { Planner, PlannerInput, PlannerResult } from "./planner.ts";
-import { redactSecrets } from "./redact-secrets.ts";
 
 const MAX_STEPS = 25;
 const MAX_QUESTIONS = 5;

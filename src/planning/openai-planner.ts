@@ -2,11 +2,11 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { PLAN_JSON_SCHEMA, type Plan, planSchema } from "../contract/plan-schema.ts";
+import { redactSecrets } from "../contract/redact-secrets.ts";
 import { countTokens } from "./fit-to-budget.ts";
 import { renderContext } from "./gather-context.ts";
-import { PLAN_JSON_SCHEMA, type Plan, planSchema } from "./plan-schema.ts";
 import { type Planner, type PlannerInput, type PlannerResult, PlanningError } from "./planner.ts";
-import { redactSecrets } from "./redact-secrets.ts";
 
 export interface OpenAiPlannerOptions {
   apiKey: string;

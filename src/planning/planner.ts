@@ -1,5 +1,5 @@
+import type { Plan } from "../contract/plan-schema.ts";
 import type { PlanningContext } from "./gather-context.ts";
-import type { Plan } from "./plan-schema.ts";
 
 export type PlanSource = "openai" | "offline";
 

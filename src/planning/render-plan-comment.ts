@@ -1,6 +1,6 @@
-import { DEFAULT_COMMAND_PREFIX } from "../commands/parse-commands.ts";
+import { DEFAULT_COMMAND_PREFIX } from "../config/command-prefix.ts";
+import type { Plan } from "../contract/plan-schema.ts";
 import type { ContextReport } from "./gather-context.ts";
-import type { Plan } from "./plan-schema.ts";
 import type { PlanSource } from "./planner.ts";
 
 export interface PlanCommentInput {

@@ -1,5 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { RUNNER_API_PREFIX, type RunnerEvents, type RunnerJob, type RunnerResult } from "../runs/runner-contract.ts";
+import {
+  RUNNER_API_PREFIX,
+  type RunnerEvents,
+  type RunnerJob,
+  type RunnerResult,
+} from "../contract/runner-contract.ts";
 
 export class RunnerApiError extends Error {
   override name = "RunnerApiError";

@@ -1,7 +1,6 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RUN_ID_PATTERN } from "../runs/runner-contract.ts";
-import { RUNNER_TOKEN_AUDIENCE } from "../runs/verify-runner-token.ts";
+import { RUN_ID_PATTERN, RUNNER_TOKEN_AUDIENCE } from "../contract/runner-contract.ts";
 import { createAmistioClient, RunnerApiError } from "./amistio-client.ts";
 import { executeRun } from "./execute-run.ts";
 import { createOidcTokenSource, OidcTokenError } from "./oidc-token.ts";

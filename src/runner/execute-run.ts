@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { planContentHash } from "../planning/plan-hash.ts";
-import { redactSecrets } from "../planning/redact-secrets.ts";
-import { planText } from "../runs/render-run-messages.ts";
-import { RUNNER_LIMITS, type RunnerJob, type RunnerResult } from "../runs/runner-contract.ts";
+import { planContentHash } from "../contract/plan-hash.ts";
+import { planText } from "../contract/plan-text.ts";
+import { redactSecrets } from "../contract/redact-secrets.ts";
+import { RUNNER_LIMITS, type RunnerJob, type RunnerResult } from "../contract/runner-contract.ts";
 import { agentCommand } from "./agent-command.ts";
 import type { AmistioClient } from "./amistio-client.ts";
 import { commitChanges, excludeFromCommit, GitError, gitIn, prepareBranch, pushBranch } from "./git-work.ts";

@@ -1,7 +1,7 @@
 import { countingApprovals } from "../approvals/counting-approvals.ts";
+import { planContentHash } from "../contract/plan-hash.ts";
+import type { Plan } from "../contract/plan-schema.ts";
 import type { Db } from "../db/create-database.ts";
-import { planContentHash } from "../planning/plan-hash.ts";
-import type { Plan } from "../planning/plan-schema.ts";
 
 interface VersionToRun {
   id: string;

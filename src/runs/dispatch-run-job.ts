@@ -1,13 +1,13 @@
 import type { Logger } from "pino";
+import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { type RepoSettings, renderSettingsProblems } from "../config/repo-settings.ts";
 import { postComment } from "../github/post-comment.ts";
+import { deliveryAttempt } from "../queue/delivery-attempt.ts";
 import type { JobHandler } from "../queue/job-queue.ts";
 import { retryLaterIn } from "../queue/retry-later.ts";
-import { deliveryAttempt } from "../webhooks/delivery-attempt.ts";
 import { approvalProblem } from "./approval-problem.ts";
 import { auditRun } from "./audit-run.ts";
 import { createWorkflowDispatcher, findDispatchedRun } from "./dispatch-workflow.ts";
-import { loadRepoSettings } from "./load-repo-settings.ts";
 import { markDispatched } from "./mark-dispatched.ts";
 import { publishRun } from "./publish-run.ts";
 import {

@@ -1,19 +1,18 @@
 import { countingApprovals } from "../approvals/counting-approvals.ts";
+import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { DEFAULT_REPO_SETTINGS } from "../config/repo-settings.ts";
+import type { Plan } from "../contract/plan-schema.ts";
 import { postComment } from "../github/post-comment.ts";
-import type { Plan } from "../planning/plan-schema.ts";
+import { deliveryAttempt } from "../queue/delivery-attempt.ts";
 import type { JobHandler } from "../queue/job-queue.ts";
-import { deliveryAttempt } from "../webhooks/delivery-attempt.ts";
 import { auditRun } from "./audit-run.ts";
 import { baseBranchFor } from "./base-branch.ts";
 import { isRetryable } from "./dispatch-run-job.ts";
-import { loadRepoSettings } from "./load-repo-settings.ts";
 import { publishRun } from "./publish-run.ts";
-import type { StoredResult } from "./record-runner-result.ts";
-import { describeFailure } from "./record-runner-result.ts";
 import { renderPullRequestBody, renderRunOutcome } from "./render-run-messages.ts";
 import { loadRunRecord, type RunRecord, repoOf } from "./run-record.ts";
 import type { Octokit, RunServices } from "./run-services.ts";
+import { describeFailure, type StoredResult } from "./stored-result.ts";
 
 export const FINISH_RUN_JOB = "run.finish";
 

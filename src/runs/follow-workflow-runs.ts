@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
 import type { Probot } from "probot";
+import { loadRepoSettings } from "../config/load-repo-settings.ts";
+import { onEvent } from "../github/on-event.ts";
 import { postComment } from "../github/post-comment.ts";
-import { onEvent } from "../webhooks/on-event.ts";
 import { auditRun } from "./audit-run.ts";
 import { runIdFromTitle } from "./dispatch-workflow.ts";
 import { dispatchMismatch, type WorkflowRunFacts } from "./dispatched-ref.ts";
-import { loadRepoSettings } from "./load-repo-settings.ts";
 import { cancelOrphan } from "./mark-dispatched.ts";
 import { publishRun } from "./publish-run.ts";
 import { renderEndedWithoutReport } from "./render-run-messages.ts";

@@ -1,8 +1,8 @@
+import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { postComment } from "../github/post-comment.ts";
+import { deliveryAttempt } from "../queue/delivery-attempt.ts";
 import type { JobHandler } from "../queue/job-queue.ts";
-import { deliveryAttempt } from "../webhooks/delivery-attempt.ts";
 import { auditRun } from "./audit-run.ts";
-import { loadRepoSettings } from "./load-repo-settings.ts";
 import { publishRun } from "./publish-run.ts";
 import { renderQueuedTooLong } from "./render-run-messages.ts";
 import { loadRunRecord, repoOf } from "./run-record.ts";

@@ -1,4 +1,5 @@
-import type { Plan } from "../planning/plan-schema.ts";
+import type { Plan } from "../contract/plan-schema.ts";
+import { planText } from "../contract/plan-text.ts";
 
 /**
  * Every text Amistio posts about runs, in one place so a change to what people read shows up in
@@ -157,24 +158,6 @@ export function renderPullRequestBody(input: {
     ...files.map((line) => `  ${line}`),
     ...agentOutput(input.outputTail),
   ].join("\n");
-}
-
-/** The plan as plain text: what the agent was given. */
-export function planText(plan: Plan): string {
-  const lines = [plan.summary, ""];
-  plan.steps.forEach((step, index) => {
-    lines.push(`${index + 1}. ${step.title}`);
-    if (step.details) lines.push(...step.details.split(/\r?\n/).map((line) => `   ${line}`));
-    if (step.files.length > 0) lines.push(`   Files: ${step.files.join(", ")}`);
-  });
-  const section = (title: string, items: string[]) =>
-    items.length > 0 ? ["", `${title}:`, ...items.map((item) => `- ${item}`)] : [];
-  lines.push(
-    ...section("Risks", plan.risks),
-    ...section("Tests", plan.tests),
-    ...section("Open questions", plan.questions),
-  );
-  return lines.join("\n");
 }
 
 export function formatDuration(ms: number): string {

@@ -1,17 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { DEFAULT_REPO_SETTINGS } from "../config/repo-settings.ts";
-import type { Plan } from "../planning/plan-schema.ts";
-import { redactSecrets } from "../planning/redact-secrets.ts";
-import { approvalProblem } from "./approval-problem.ts";
-import { auditRun } from "./audit-run.ts";
-import { baseBranchFor } from "./base-branch.ts";
-import { runIdFromTitle } from "./dispatch-workflow.ts";
-import { dispatchMismatch, qualifiedRefs, workflowRefMatches } from "./dispatched-ref.ts";
-import { loadRepoSettings } from "./load-repo-settings.ts";
-import { recordRunnerResult } from "./record-runner-result.ts";
-import { loadRunRecord, type RunRecord, repoOf, runBranch } from "./run-record.ts";
-import type { RunServices } from "./run-services.ts";
-import { isTerminal } from "./run-status.ts";
+import type { Plan } from "../contract/plan-schema.ts";
+import { redactSecrets } from "../contract/redact-secrets.ts";
 import {
   RUN_ID_PATTERN,
   RUNNER_API_PREFIX,
@@ -19,7 +10,16 @@ import {
   type RunnerJob,
   runnerEventsSchema,
   runnerResultSchema,
-} from "./runner-contract.ts";
+} from "../contract/runner-contract.ts";
+import { approvalProblem } from "./approval-problem.ts";
+import { auditRun } from "./audit-run.ts";
+import { baseBranchFor } from "./base-branch.ts";
+import { runIdFromTitle } from "./dispatch-workflow.ts";
+import { dispatchMismatch, qualifiedRefs, workflowRefMatches } from "./dispatched-ref.ts";
+import { recordRunnerResult } from "./record-runner-result.ts";
+import { loadRunRecord, type RunRecord, repoOf, runBranch } from "./run-record.ts";
+import type { RunServices } from "./run-services.ts";
+import { isTerminal } from "./run-status.ts";
 import { type RunnerClaims, RunnerTokenError, type RunnerTokenVerifier } from "./verify-runner-token.ts";
 
 export interface RunnerApiOptions {

@@ -1,7 +1,5 @@
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose";
-
-/** The audience the runner asks GitHub for; a token minted for anything else is refused. */
-export const RUNNER_TOKEN_AUDIENCE = "amistio";
+import { RUNNER_TOKEN_AUDIENCE } from "../contract/runner-contract.ts";
 
 export const GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com";
 

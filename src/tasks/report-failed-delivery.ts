@@ -1,9 +1,10 @@
 import type { Logger } from "pino";
-import type { Probot } from "probot";
+import type { Context, Probot } from "probot";
+import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import type { Db } from "../db/create-database.ts";
-import { loadRepoSettings } from "../runs/load-repo-settings.ts";
-import type { Octokit } from "../runs/run-services.ts";
 import { updateTrackingComment } from "./update-tracking-comment.ts";
+
+type Octokit = Context["octokit"];
 
 interface DeliveryPayload {
   installation?: { id?: unknown };

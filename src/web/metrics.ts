@@ -3,8 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Registry } from "prom-client";
 import type { Db } from "../db/create-database.ts";
 import { isHandledEvent } from "../webhooks/handled-events.ts";
-
-export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "rejected";
+import type { WebhookOutcome } from "../webhooks/webhook-route.ts";
 
 /**
  * What the server counts, in Prometheus' terms. A registry of its own (not prom-client's global one),

@@ -4,11 +4,11 @@ import type { GithubSignIn } from "../auth/github-sign-in.ts";
 import type { IdentityTokens } from "../auth/identity-tokens.ts";
 import type { OidcSignIn } from "../auth/oidc-sign-in.ts";
 import type { TokenVault } from "../auth/token-vault.ts";
+import type { WebSettings } from "../config/read-web-settings.ts";
 import type { Db } from "../db/create-database.ts";
 import type { AuditChainMonitor } from "./audit-chain-monitor.ts";
 import type { SafeHtml } from "./html.ts";
 import type { MembershipCheck } from "./membership-check.ts";
-import type { WebSettings } from "./read-web-settings.ts";
 
 export interface PageOptions {
   status?: number;

@@ -2,9 +2,9 @@ import type { EmitterWebhookEvent } from "@octokit/webhooks";
 import type { Probot } from "probot";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
+import { deliveryAttempt } from "../queue/delivery-attempt.ts";
 import { type JobData, type JobHandler, PermanentJobError } from "../queue/job-queue.ts";
 import { reportFailedDelivery } from "../tasks/report-failed-delivery.ts";
-import { deliveryAttempt } from "./delivery-attempt.ts";
 import type { DeliverWebhookJobData } from "./delivery-recorder.ts";
 
 export interface DeliverWebhookOptions {

@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
 import { Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
-import type { Metrics, WebhookOutcome } from "../web/metrics.ts";
 import type { DeliveryRecorder, IncomingDelivery } from "./delivery-recorder.ts";
 import { isHandledEvent } from "./handled-events.ts";
 import { createUnverifiedBudget, readSignedBody } from "./read-signed-body.ts";
@@ -17,6 +16,10 @@ export const MAX_UNVERIFIED_BYTES = 64 * 1024 * 1024;
 const READ_TIMEOUT_MS = 30_000;
 /** A body is counted at least this size against the budget, so empty-ish requests cannot go unbounded. */
 const MIN_BUDGET_BYTES = 16 * 1024;
+
+/** What became of a request, counted by event at /metrics. */
+export type WebhookOutcome = "accepted" | "duplicate" | "ignored" | "rejected";
+
 export interface WebhookCounters {
   accepted: number;
   duplicate: number;
@@ -29,7 +32,7 @@ export interface WebhookRouteOptions {
   /** Counted in memory for tests and logs; ignored deliveries are also stored with status "ignored". */
   counters: WebhookCounters;
   /** The same counts by event, served at /metrics. */
-  metrics: Metrics;
+  metrics: { countDelivery(event: string | undefined, outcome: WebhookOutcome): void };
   secret: string;
   hotPath: HotPathSql;
   recorder: DeliveryRecorder;

@@ -1,11 +1,11 @@
 import type { Probot } from "probot";
 import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import type { Db } from "../db/create-database.ts";
+import { onEvent } from "../github/on-event.ts";
 import { queueIndexing } from "../indexing/index-ahead.ts";
 import { dropRepositoryIndexes } from "../indexing/repository-index.ts";
 import { ensureGithubUser } from "../people/ensure-github-user.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
-import { onEvent } from "../webhooks/on-event.ts";
 
 interface RepositoryRef {
   id: number;

@@ -3,7 +3,6 @@ import { Queue } from "bullmq";
 import type { Probot } from "probot";
 import { afterEach, describe, expect, it } from "vitest";
 import { createBullmqQueue } from "../../../src/queue/bullmq-queue.ts";
-import { createDeliverySweeper } from "../../../src/queue/delivery-sweeper.ts";
 import { createEmbeddedQueue } from "../../../src/queue/embedded-queue.ts";
 import type { JobQueue } from "../../../src/queue/job-queue.ts";
 import { deliverWebhook } from "../../../src/webhooks/deliver-webhook.ts";
@@ -12,6 +11,7 @@ import {
   DELIVER_WEBHOOK_JOB,
   type IncomingDelivery,
 } from "../../../src/webhooks/delivery-recorder.ts";
+import { createDeliverySweeper } from "../../../src/webhooks/delivery-sweeper.ts";
 import { createTestDatabase, type Provider, type TestDatabase } from "../../helpers/test-database.ts";
 import { type OwnRedis, startOwnRedis } from "./own-redis.ts";
 import { BACKOFF_BASE_MS, BULLMQ_TEST_PREFIX, silentLogger, uniqueName, waitFor } from "./queue-harness.ts";

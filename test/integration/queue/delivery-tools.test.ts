@@ -4,7 +4,6 @@ import { promisify } from "node:util";
 import type { Probot } from "probot";
 import { afterEach, describe, expect, it } from "vitest";
 import { createBullmqQueue } from "../../../src/queue/bullmq-queue.ts";
-import { listDeliveries, replayDeliveries, STUCK_AFTER_MS } from "../../../src/queue/delivery-tools.ts";
 import { createEmbeddedQueue } from "../../../src/queue/embedded-queue.ts";
 import type { JobQueue } from "../../../src/queue/job-queue.ts";
 import { deliverWebhook } from "../../../src/webhooks/deliver-webhook.ts";
@@ -13,6 +12,7 @@ import {
   DELIVER_WEBHOOK_JOB,
   type IncomingDelivery,
 } from "../../../src/webhooks/delivery-recorder.ts";
+import { listDeliveries, replayDeliveries, STUCK_AFTER_MS } from "../../../src/webhooks/delivery-tools.ts";
 import { createTestDatabase, REDIS_TEST_URL, type TestDatabase } from "../../helpers/test-database.ts";
 import { BACKOFF_BASE_MS, BULLMQ_TEST_PREFIX, silentLogger, uniqueName, waitFor } from "./queue-harness.ts";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunnerJob } from "../../../src/contract/runner-contract.ts";
 import { FINISH_RUN_JOB } from "../../../src/runs/finish-run-job.ts";
-import type { RunnerJob } from "../../../src/runs/runner-contract.ts";
 import type { ActionsClaims } from "../../fixtures/runner/oidc-issuer.ts";
 import { SEED_PLAN } from "../../fixtures/runner/seed-run.ts";
 import { BASE, OWNER, REPO, type RunsHarness, seedDispatchedRun, startRunsHarness, WORKFLOW } from "./runs-harness.ts";

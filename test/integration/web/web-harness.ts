@@ -2,10 +2,10 @@ import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { loadWebKeys } from "../../../src/auth/load-web-keys.ts";
 import { readEnv } from "../../../src/config/env.ts";
+import { readWebSettings } from "../../../src/config/read-web-settings.ts";
 import { createQueue } from "../../../src/queue/create-queue.ts";
 import type { JobQueue } from "../../../src/queue/job-queue.ts";
 import { createServer } from "../../../src/web/create-server.ts";
-import { readWebSettings } from "../../../src/web/read-web-settings.ts";
 import { createTestDatabase, type Provider, type TestDatabase } from "../../helpers/test-database.ts";
 
 export interface WebHarness {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { planSchema } from "../../../src/contract/plan-schema.ts";
 import { createOfflinePlanner } from "../../../src/planning/offline-planner.ts";
-import { planSchema } from "../../../src/planning/plan-schema.ts";
 import { fakeGitHubToken } from "./helpers/fake-secrets.ts";
 import { planningContext } from "./helpers/planning-context.ts";
 

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
-import { mergeFindings, redactSecrets } from "../../../src/planning/redact-secrets.ts";
+import { mergeFindings, redactSecrets } from "../../../src/contract/redact-secrets.ts";
 import {
   fakeAwsAccessKeyId,
   fakeAwsSecretAccessKey,

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { Db } from "../db/create-database.ts";
 import type { DatabaseTarget } from "../db/database-url.ts";
-import { deliveryJobKey, storedDeliveryJob } from "../webhooks/delivery-recorder.ts";
-import type { JobQueue } from "./job-queue.ts";
+import type { JobQueue } from "../queue/job-queue.ts";
+import { deliveryJobKey, storedDeliveryJob } from "./delivery-recorder.ts";
 
 export interface DeliverySweeperOptions {
   db: Db;

@@ -1,6 +1,6 @@
 import { dirname, resolve } from "node:path";
-import { type AppEnv, EnvError } from "../config/env.ts";
 import { databaseTarget } from "../db/database-url.ts";
+import { type AppEnv, EnvError } from "./env.ts";
 
 export interface OidcSettings {
   issuer: URL;

@@ -1,5 +1,7 @@
-import { parseRepoSettings, REPO_SETTINGS_FILE, type RepoSettingsResult } from "../config/repo-settings.ts";
-import type { Octokit } from "./run-services.ts";
+import type { Context } from "probot";
+import { parseRepoSettings, REPO_SETTINGS_FILE, type RepoSettingsResult } from "./repo-settings.ts";
+
+type Octokit = Context["octokit"];
 
 /**
  * `.github/amistio.yml` outside a webhook (jobs, the runner API), read through Probot's config plugin

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import type { AGENTS } from "../config/repo-settings.ts";
-import type { Plan } from "../planning/plan-schema.ts";
+import type { Plan } from "./plan-schema.ts";
+
+/** The audience the runner asks GitHub for; a token minted for anything else is refused. */
+export const RUNNER_TOKEN_AUDIENCE = "amistio";
 
 /**
  * The runner API between `amistio-runner` (inside the workflow job) and Amistio. Every call carries

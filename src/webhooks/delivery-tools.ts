@@ -1,6 +1,6 @@
 import type { Db } from "../db/create-database.ts";
-import { DELIVER_WEBHOOK_JOB, deliveryJobKey, storedDeliveryJob } from "../webhooks/delivery-recorder.ts";
-import type { JobQueue, KeyedJobState, NewJob } from "./job-queue.ts";
+import type { JobQueue, KeyedJobState, NewJob } from "../queue/job-queue.ts";
+import { DELIVER_WEBHOOK_JOB, deliveryJobKey, storedDeliveryJob } from "./delivery-recorder.ts";
 
 /** An unfinished delivery this long after it arrived is stuck: the sweeper would have queued it by now. */
 export const STUCK_AFTER_MS = 5 * 60_000;
