@@ -150,11 +150,13 @@ describe.each<Provider>(["postgresql", "sqlite"])("BullMQ beside %s: the databas
     );
 
     // Two processes sweep at the same moment: one holds the lock, and each delivery is queued once.
+    // (On a loaded machine the first may finish before the second starts; the second then finds
+    // nothing left. Either way exactly one sweep does the work, and nothing is queued twice.)
     const other = newQueue();
     const sweeps = await Promise.all([sweeperOn(queue).sweep(), sweeperOn(other).sweep()]);
     const requeued = sweeps.flatMap((sweep) => sweep?.requeued ?? []);
     expect(requeued.sort()).toEqual([...ids].sort());
-    expect(sweeps.filter((sweep) => sweep === undefined)).toHaveLength(1);
+    expect(sweeps.filter((sweep) => (sweep?.requeued.length ?? 0) > 0)).toHaveLength(1);
 
     await startWorker(queue);
     await waitFor("every delivery to be done", allDone(ids));
