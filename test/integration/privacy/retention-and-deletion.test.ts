@@ -95,7 +95,11 @@ describe.each(PROVIDERS)("privacy on %s", (provider) => {
       "queued",
       "running",
     ]);
-    expect((await db.webhookDelivery.findMany()).map((d) => d.id).sort()).toEqual(["d-new", "d-old-queued", "d-old-retrying"]);
+    expect((await db.webhookDelivery.findMany()).map((d) => d.id).sort()).toEqual([
+      "d-new",
+      "d-old-queued",
+      "d-old-retrying",
+    ]);
     const audit = await db.auditEvent.findMany();
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ action: "retention.purged", actorId: null });
