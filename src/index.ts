@@ -10,15 +10,15 @@ import { readWebSettings } from "./config/read-web-settings.ts";
 import { createDatabase, type Database } from "./db/create-database.ts";
 import { createProbot } from "./github/create-probot.ts";
 import { createWritePacer } from "./github/write-pacer.ts";
-import { INDEX_REPOSITORY_JOB, indexOnPush, indexRepositoryJob } from "./indexing/index-ahead.ts";
+import { indexOnPush, indexRepositoryJob } from "./indexing/index-ahead.ts";
 import { createPlannerChooser } from "./planning/choose-planner.ts";
 import { type RetentionTimer, startRetention } from "./privacy/start-retention.ts";
 import { createQueue } from "./queue/create-queue.ts";
-import type { JobHandlers, JobQueue } from "./queue/job-queue.ts";
+import type { JobQueue } from "./queue/job-queue.ts";
+import { jobHandlers } from "./queue/jobs.ts";
 import { createRuns } from "./runs/create-runs.ts";
 import { createServer } from "./web/create-server.ts";
 import { deliverWebhook } from "./webhooks/deliver-webhook.ts";
-import { DELIVER_WEBHOOK_JOB } from "./webhooks/delivery-recorder.ts";
 import { createDeliverySweeper } from "./webhooks/delivery-sweeper.ts";
 import { syncInstallation } from "./workspaces/sync-installation.ts";
 
@@ -80,11 +80,12 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     provider: database.target.provider,
     ...options.sweeper,
   });
-  const handlers: JobHandlers = {
-    [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, hotPath, probot }),
+  // Every job in src/queue/jobs.ts, each input checked against its schema; a missing one fails the start.
+  const handlers = jobHandlers({
+    "webhook.deliver": deliverWebhook({ db, hotPath, probot }),
     ...runs.jobHandlers,
-    [INDEX_REPOSITORY_JOB]: indexRepositoryJob({ db, probot, logger }),
-  };
+    "repository.index": indexRepositoryJob({ db, probot, logger }),
+  });
   const settings = readWebSettings(env);
   const server = await createServer({
     db,

@@ -5,7 +5,7 @@ import type { AppEnv } from "../config/env.ts";
 import type { RepoSettings } from "../config/repo-settings.ts";
 import type { Db } from "../db/create-database.ts";
 import type { Planner } from "../planning/planner.ts";
-import type { JobQueue } from "../queue/job-queue.ts";
+import type { JobQueue, JobTry } from "../queue/job-queue.ts";
 import type { EnsuredTask } from "../tasks/ensure-task.ts";
 import type { ParsedCommand } from "./parse-commands.ts";
 
@@ -29,6 +29,8 @@ export interface CommandContext extends CommandServices {
   command: ParsedCommand;
   /** The delivery (or label event) that carried the command; keys every post so retries never repeat one. */
   deliveryId: string;
+  /** The delivery job's try (attempt, waits): a retry finishes what an earlier try started. */
+  job: JobTry;
   owner: string;
   repo: string;
   task: EnsuredTask;

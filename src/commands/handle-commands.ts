@@ -5,6 +5,7 @@ import { parseRepoSettings, type RepoSettings, renderSettingsProblems } from "..
 import { onEvent } from "../github/on-event.ts";
 import { postComment } from "../github/post-comment.ts";
 import { ensureGithubUser } from "../people/ensure-github-user.ts";
+import type { JobTry } from "../queue/job-queue.ts";
 import { ensureTask, type TaskSource } from "../tasks/ensure-task.ts";
 import { updateTrackingComment } from "../tasks/update-tracking-comment.ts";
 import type { CommandContext, CommandServices, Octokit } from "./command-context.ts";
@@ -19,6 +20,8 @@ interface Sender {
 
 interface CommandEvent {
   context: Context;
+  /** The delivery job's try: a retry looks for what an earlier try already posted. */
+  job: JobTry;
   source: TaskSource;
   sender: Sender;
   /** The comment to react to; none for the label trigger. */
@@ -36,11 +39,12 @@ interface CommandEvent {
 export function handleCommands(app: Probot, services: CommandServices): void {
   checkCommandRunners();
 
-  onEvent(app, "issue_comment.created", async (context) => {
+  onEvent(app, "issue_comment.created", async (context, job) => {
     const { issue, comment, repository, installation, sender } = context.payload;
     if (!installation) return;
     await handle(services, {
       context,
+      job,
       sender,
       source: {
         installation,
@@ -54,11 +58,12 @@ export function handleCommands(app: Probot, services: CommandServices): void {
     });
   });
 
-  onEvent(app, "pull_request_review_comment.created", async (context) => {
+  onEvent(app, "pull_request_review_comment.created", async (context, job) => {
     const { pull_request, comment, repository, installation, sender } = context.payload;
     if (!installation) return;
     await handle(services, {
       context,
+      job,
       sender,
       source: { installation, repository, number: pull_request.number, title: pull_request.title, isPullRequest: true },
       commentId: { id: comment.id, kind: "review" },
@@ -66,11 +71,12 @@ export function handleCommands(app: Probot, services: CommandServices): void {
     });
   });
 
-  onEvent(app, "issues.labeled", async (context) => {
+  onEvent(app, "issues.labeled", async (context, job) => {
     const { issue, label, repository, installation, sender } = context.payload;
     if (!installation || !label) return;
     await handle(services, {
       context,
+      job,
       sender,
       source: { installation, repository, number: issue.number, title: issue.title, isPullRequest: false },
       text: null,
@@ -80,14 +86,14 @@ export function handleCommands(app: Probot, services: CommandServices): void {
 }
 
 async function handle(services: CommandServices, event: CommandEvent): Promise<void> {
-  const { context, source, sender } = event;
+  const { context, source, sender, job } = event;
   const { db } = services;
   const owner = source.repository.owner.login;
   const repo = source.repository.name;
   const octokit = context.octokit as Octokit;
   const deliveryId = context.id;
   const reply = (body: string, purpose = "reply") =>
-    postComment(octokit, { owner, repo, issueNumber: source.number, body, key: `${purpose}:${deliveryId}` }).then(
+    postComment(octokit, { owner, repo, issueNumber: source.number, body, key: `${purpose}:${deliveryId}`, job }).then(
       () => undefined,
     );
 
@@ -176,6 +182,7 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
     settings,
     command,
     deliveryId,
+    job,
     owner,
     repo,
     task,
@@ -191,6 +198,7 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
         taskId: task.id,
         requiredApprovals: settings.approvals.required,
         problem: problem ?? null,
+        delayedUntil: job.waits.lastUntil,
       }),
   };
   await spec.run(commandContext);

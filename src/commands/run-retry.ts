@@ -1,4 +1,3 @@
-import { isRetry } from "../queue/delivery-attempt.ts";
 import { approvalProblem } from "../runs/approval-problem.ts";
 import { ACTIVE_STATUSES } from "../runs/run-status.ts";
 import { createRun, queueDispatch } from "../runs/start-run.ts";
@@ -28,7 +27,7 @@ export const runRetry: CommandRunner = async (context) => {
   });
   if (active) {
     // This delivery's earlier try made it and stopped before it was done: finish that instead.
-    if (isRetry() && active.requestedById === actor.userId) {
+    if (context.job.attempt > 1 && active.requestedById === actor.userId) {
       if (active.status === "queued") await queueDispatch(queue, active.id);
       return context.reply(startedText(version));
     }

@@ -1,6 +1,5 @@
 import type { Context } from "probot";
-import { isRetry } from "../queue/delivery-attempt.ts";
-import { currentJobWaits } from "../queue/retry-later.ts";
+import { type JobTry, mayHaveRunBefore } from "../queue/job-queue.ts";
 
 type Octokit = Context["octokit"];
 
@@ -11,6 +10,8 @@ export interface PostCommentOptions {
   body: string;
   /** A stable name for this post, e.g. `reply:<delivery id>`; kept in a hidden marker. */
   key: string;
+  /** The try of the job that posts: only a retry, or a run after a wait, looks for an earlier post. */
+  job: JobTry;
 }
 
 /** A posted comment: its id and its body as GitHub stored it. */
@@ -27,7 +28,7 @@ export interface PostedComment {
 export async function postComment(octokit: Octokit, options: PostCommentOptions): Promise<PostedComment> {
   const marker = `<!-- amistio:key ${options.key} -->`;
   const { owner, repo, issueNumber } = options;
-  if (isRetry() || currentJobWaits().count > 0) {
+  if (mayHaveRunBefore(options.job)) {
     const comments = await octokit.paginate(octokit.rest.issues.listComments, {
       owner,
       repo,

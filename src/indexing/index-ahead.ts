@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Db } from "../db/create-database.ts";
 import { onEvent } from "../github/on-event.ts";
 import { type JobHandler, type JobQueue, PermanentJobError } from "../queue/job-queue.ts";
+import { enqueueJob } from "../queue/jobs.ts";
 import { repositorySnapshot } from "./repository-index.ts";
 
 /** Builds or updates one repository's index ahead of the first plan that needs it. */
@@ -34,12 +35,12 @@ export async function queueIndexing(
     select: { id: true, fullName: true },
   });
   for (const repository of repositories) {
-    await queue.enqueue(
-      INDEX_REPOSITORY_JOB,
+    await enqueueJob(
+      queue,
+      "repository.index",
       { installationId: input.installationId, repositoryId: repository.id, fullName: repository.fullName },
       {
         key: `index:${repository.id}:${input.reason}`,
-        maxAttempts: 2,
         ...(input.delayMs ? { delayMs: input.delayMs } : {}),
       },
     );

@@ -178,7 +178,14 @@ export async function createPlanVersion(context: PlanRequest, options: { feedbac
     });
     let posted: Awaited<ReturnType<typeof postComment>>;
     try {
-      posted = await postComment(octokit, { owner, repo, issueNumber: task.number, body, key: `plan:${version.id}` });
+      posted = await postComment(octokit, {
+        owner,
+        repo,
+        issueNumber: task.number,
+        body,
+        key: `plan:${version.id}`,
+        job: context.job,
+      });
     } catch (error) {
       // The tracking comment must not read as if the plan were there to approve. Best effort: the
       // same failure may refuse this edit too, and the job's retry is what matters.

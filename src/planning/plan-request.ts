@@ -3,6 +3,7 @@ import type { Context } from "probot";
 import type { AppEnv } from "../config/env.ts";
 import type { RepoSettings } from "../config/repo-settings.ts";
 import type { Db } from "../db/create-database.ts";
+import type { JobTry } from "../queue/job-queue.ts";
 import type { EnsuredTask } from "../tasks/ensure-task.ts";
 import type { Planner } from "./planner.ts";
 
@@ -18,6 +19,8 @@ export interface PlanRequest {
   settings: RepoSettings;
   /** The delivery that carried the command: a retried delivery finds the version it already made. */
   deliveryId: string;
+  /** The delivery job's try: a retry looks for the plan comment an earlier try posted. */
+  job: JobTry;
   owner: string;
   repo: string;
   task: EnsuredTask;

@@ -15,7 +15,7 @@ import {
   PermanentJobError,
   type WorkerOptions,
 } from "./job-queue.ts";
-import { DEFAULT_MAX_WAIT_MS, jobWaits, planWait, waitsFromProgress, waitsToProgress } from "./retry-later.ts";
+import { DEFAULT_MAX_WAIT_MS, planWait, waitsFromProgress, waitsToProgress } from "./retry-later.ts";
 
 export interface BullmqQueueOptions {
   redisUrl: string;
@@ -225,17 +225,16 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
     const waits = waitsFromProgress(job.progress);
     try {
       await Promise.race([
-        jobWaits.run(waits, () =>
-          handler(job.data as JobData, {
-            id: job.id!,
-            name: job.name,
-            // A try cut short by a dead worker counts, as in the embedded queue; BullMQ counts those apart.
-            attempt: job.attemptsMade + job.stalledCounter + 1,
-            // BullMQ's own test for a retry (Job.shouldRetryJob): tries made so far, plus this one.
-            lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
-            signal: controller.signal,
-          }),
-        ),
+        handler(job.data as JobData, {
+          id: job.id!,
+          name: job.name,
+          // A try cut short by a dead worker counts, as in the embedded queue; BullMQ counts those apart.
+          attempt: job.attemptsMade + job.stalledCounter + 1,
+          // BullMQ's own test for a retry (Job.shouldRetryJob): tries made so far, plus this one.
+          lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+          waits,
+          signal: controller.signal,
+        }),
         released,
       ]);
     } catch (error) {

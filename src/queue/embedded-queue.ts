@@ -19,7 +19,7 @@ import {
   queuedJobIds,
   type WorkerOptions,
 } from "./job-queue.ts";
-import { DEFAULT_MAX_WAIT_MS, type JobWaits, jobWaits, planWait, waitsFromText, waitsToText } from "./retry-later.ts";
+import { DEFAULT_MAX_WAIT_MS, type JobWaits, planWait, waitsFromText, waitsToText } from "./retry-later.ts";
 
 export interface EmbeddedQueueOptions {
   db: Db;
@@ -239,15 +239,14 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
     try {
       if (data === undefined) throw new PermanentJobError("the job's input is missing from JobInput");
       const input = parseInput(data);
-      await jobWaits.run(waits, () =>
-        handler(input, {
-          id: job.id,
-          name: job.name,
-          attempt: job.attempts,
-          lastAttempt: job.attempts >= job.maxAttempts,
-          signal: entry.controller.signal,
-        }),
-      );
+      await handler(input, {
+        id: job.id,
+        name: job.name,
+        attempt: job.attempts,
+        lastAttempt: job.attempts >= job.maxAttempts,
+        waits,
+        signal: entry.controller.signal,
+      });
       clearInterval(entry.heartbeat);
       const finished = now();
       // A finished job's row stays (its key keeps deduplicating) but not its input: that may hold

@@ -1,4 +1,5 @@
 import type { Prisma } from "../db/create-database.ts";
+import { type JobWaits, NO_WAITS } from "./retry-later.ts";
 
 /** Tries before a job is kept as failed, unless `EnqueueOptions.maxAttempts` says otherwise. */
 export const DEFAULT_MAX_ATTEMPTS = 5;
@@ -8,11 +9,34 @@ export const DEFAULT_GRACE_MS = 5_000;
 /** JSON-serialisable job input. Handlers must treat it as untrusted-shaped and validate it. */
 export type JobData = Record<string, unknown>;
 
-export interface JobContext {
-  id: string;
-  name: string;
+/**
+ * What code deep inside a job (a Probot handler a delivery reaches, `postComment`) needs of the try
+ * it runs in. Passed down explicitly, as the job's context or a part of it: never ambient state.
+ */
+export interface JobTry {
   /** 1 on the first try. A try cut short by a dead worker counts; one released by `stopWorker` does not. */
   attempt: number;
+  /**
+   * What the job waited so far (rate limits): a job run again after a wait has already run once,
+   * though `attempt` does not say so (the wait used no try).
+   */
+  waits: JobWaits;
+}
+
+/** A first try that never waited: for work that runs outside any job (tests, tools). */
+export const FIRST_TRY: JobTry = Object.freeze({ attempt: 1, waits: NO_WAITS });
+
+/**
+ * Whether an earlier try or run of this job may have done part of the work already: then a post
+ * looks for its earlier self before posting. The common first try costs nothing.
+ */
+export function mayHaveRunBefore(job: JobTry): boolean {
+  return job.attempt > 1 || job.waits.count > 0;
+}
+
+export interface JobContext extends JobTry {
+  id: string;
+  name: string;
   /**
    * True when no try remains after this one: a failure now is final (the job is kept as failed).
    * Both drivers set it; optional only so that code calling a handler by hand need not.

@@ -1,5 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
-
 /** How long one job may wait in all (rate limits and the like) before a wait counts as a failed try. */
 export const DEFAULT_MAX_WAIT_MS = 60 * 60 * 1000;
 
@@ -103,15 +101,4 @@ export function waitsFromProgress(progress: unknown): JobWaits {
 
 export function waitsToProgress(waits: JobWaits): { waits: { count: number; totalMs: number; lastUntil: number } } {
   return { waits: { count: waits.count, totalMs: waits.totalMs, lastUntil: waits.lastUntil?.getTime() ?? 0 } };
-}
-
-/**
- * The waits of the job whose handler is running, for code deep inside it: a job run again after a
- * wait has already run once (`context.attempt` does not say so, as the wait used no try), so a
- * post must look for its earlier self first; and the tracking comment says the task was delayed.
- */
-export const jobWaits = new AsyncLocalStorage<JobWaits>();
-
-export function currentJobWaits(): JobWaits {
-  return jobWaits.getStore() ?? NO_WAITS;
 }

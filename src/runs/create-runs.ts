@@ -2,11 +2,12 @@ import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { AppEnv } from "../config/env.ts";
 import type { Db } from "../db/create-database.ts";
-import type { JobHandlers, JobQueue } from "../queue/job-queue.ts";
-import { DISPATCH_RUN_JOB, dispatchRunJob } from "./dispatch-run-job.ts";
-import { FINISH_RUN_JOB, finishRunJob } from "./finish-run-job.ts";
+import type { JobQueue } from "../queue/job-queue.ts";
+import type { JobHandlerMap } from "../queue/jobs.ts";
+import { dispatchRunJob } from "./dispatch-run-job.ts";
+import { finishRunJob } from "./finish-run-job.ts";
 import { followWorkflowRuns } from "./follow-workflow-runs.ts";
-import { QUEUED_RUN_CHECK_JOB, queuedRunCheckJob } from "./queued-run-check-job.ts";
+import { queuedRunCheckJob } from "./queued-run-check-job.ts";
 import type { Octokit, RunServices } from "./run-services.ts";
 import type { RunnerApiOptions } from "./runner-api.ts";
 import { createRunnerTokenVerifier, GITHUB_ACTIONS_ISSUER } from "./verify-runner-token.ts";
@@ -33,11 +34,11 @@ export function createRuns(options: CreateRunsOptions) {
     services,
     verifyToken: createRunnerTokenVerifier({ issuer: runnerTokenIssuer(env) }),
   };
-  const jobHandlers: JobHandlers = {
-    [DISPATCH_RUN_JOB]: dispatchRunJob(services),
-    [QUEUED_RUN_CHECK_JOB]: queuedRunCheckJob(services),
-    [FINISH_RUN_JOB]: finishRunJob(services),
-  };
+  const jobHandlers = {
+    "run.dispatch": dispatchRunJob(services),
+    "run.queued-check": queuedRunCheckJob(services),
+    "run.finish": finishRunJob(services),
+  } satisfies Partial<JobHandlerMap>;
   return {
     services,
     jobHandlers,

@@ -2,8 +2,8 @@ import type { Logger } from "pino";
 import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { type RepoSettings, renderSettingsProblems } from "../config/repo-settings.ts";
 import { postComment } from "../github/post-comment.ts";
-import { deliveryAttempt } from "../queue/delivery-attempt.ts";
-import type { JobHandler } from "../queue/job-queue.ts";
+import { FIRST_TRY } from "../queue/job-queue.ts";
+import { JOBS, type TypedJobHandler } from "../queue/jobs.ts";
 import { retryLaterIn } from "../queue/retry-later.ts";
 import { approvalProblem } from "./approval-problem.ts";
 import { auditRun } from "./audit-run.ts";
@@ -20,11 +20,6 @@ import {
 } from "./render-run-messages.ts";
 import { loadRunRecord, type RunRecord, repoOf } from "./run-record.ts";
 import type { Octokit, RunServices } from "./run-services.ts";
-
-export const DISPATCH_RUN_JOB = "run.dispatch";
-
-/** Tries of a dispatch job (the queue's default); the last one posts the failure instead of throwing. */
-export const DISPATCH_MAX_ATTEMPTS = 5;
 
 /**
  * How long a dispatch whose answer was lost (the worker died, the connection dropped) is given to
@@ -50,34 +45,33 @@ export class DispatchPendingError extends Error {
  * nothing was started, so the run goes back to `queued` for the next try; after a 5xx it stays
  * `dispatching`, since GitHub may have started the run before failing to answer.
  */
-export function dispatchRunJob(services: RunServices): JobHandler {
+export function dispatchRunJob(shared: RunServices): TypedJobHandler<"run.dispatch"> {
   const dispatchWorkflow = createWorkflowDispatcher();
-  return (data, job) =>
-    deliveryAttempt.run(job.attempt, async () => {
-      const runId = typeof data.runId === "string" ? data.runId : null;
-      const record = runId ? await loadRunRecord(services.db, runId) : null;
-      const log = services.logger.child({ job: DISPATCH_RUN_JOB, runId, attempt: job.attempt });
-      if (!record) {
-        log.warn("dispatch job for a run that does not exist");
-        return;
-      }
-      if (record.status !== "queued" && record.status !== "dispatching") return;
-      const octokit = await services.octokitFor(record.task.workspace.installationId);
-      const last = job.attempt >= DISPATCH_MAX_ATTEMPTS;
-      try {
-        await dispatchOnce({ services, octokit, record, log, dispatchWorkflow });
-      } catch (error) {
-        // A rate limit waits in the queue without using a try, even on the last one.
-        if (!last || retryLaterIn(error)) throw error;
-        log.error({ err: error }, "dispatch failed on its last try");
-        await failDispatch(services, octokit, record, null, log, {
-          code: "unavailable",
-          error: `GitHub kept failing: ${errorMessage(error)}`,
-          comment: (prefix) =>
-            renderDispatchUnavailable({ message: errorMessage(error), attempts: job.attempt, prefix }),
-        });
-      }
-    });
+  return async (data, job) => {
+    const services: RunServices = { ...shared, job };
+    const runId = typeof data.runId === "string" ? data.runId : null;
+    const record = runId ? await loadRunRecord(services.db, runId) : null;
+    const log = services.logger.child({ job: job.name, runId, attempt: job.attempt });
+    if (!record) {
+      log.warn("dispatch job for a run that does not exist");
+      return;
+    }
+    if (record.status !== "queued" && record.status !== "dispatching") return;
+    const octokit = await services.octokitFor(record.task.workspace.installationId);
+    const last = job.attempt >= JOBS["run.dispatch"].maxAttempts;
+    try {
+      await dispatchOnce({ services, octokit, record, log, dispatchWorkflow });
+    } catch (error) {
+      // A rate limit waits in the queue without using a try, even on the last one.
+      if (!last || retryLaterIn(error)) throw error;
+      log.error({ err: error }, "dispatch failed on its last try");
+      await failDispatch(services, octokit, record, null, log, {
+        code: "unavailable",
+        error: `GitHub kept failing: ${errorMessage(error)}`,
+        comment: (prefix) => renderDispatchUnavailable({ message: errorMessage(error), attempts: job.attempt, prefix }),
+      });
+    }
+  };
 }
 
 interface DispatchInput {
@@ -256,8 +250,16 @@ async function failDispatch(
     issueNumber: record.task.number,
     body: failure.comment(settings?.commands.prefix ?? "/amistio"),
     key: `dispatch-failed:${record.id}`,
+    job: services.job ?? FIRST_TRY,
   });
-  await publishRun({ db, octokit, runId: record.id, requiredApprovals: settings?.approvals.required ?? 1, log });
+  await publishRun({
+    db,
+    octokit,
+    runId: record.id,
+    requiredApprovals: settings?.approvals.required ?? 1,
+    log,
+    delayedUntil: services.job?.waits.lastUntil,
+  });
 }
 
 async function defaultBranchOf(octokit: Octokit, record: RunRecord): Promise<string> {

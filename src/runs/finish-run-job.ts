@@ -3,8 +3,8 @@ import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { DEFAULT_REPO_SETTINGS } from "../config/repo-settings.ts";
 import type { Plan } from "../contract/plan-schema.ts";
 import { postComment } from "../github/post-comment.ts";
-import { deliveryAttempt } from "../queue/delivery-attempt.ts";
-import type { JobHandler } from "../queue/job-queue.ts";
+import { FIRST_TRY } from "../queue/job-queue.ts";
+import type { TypedJobHandler } from "../queue/jobs.ts";
 import { auditRun } from "./audit-run.ts";
 import { baseBranchFor } from "./base-branch.ts";
 import { isRetryable } from "./dispatch-run-job.ts";
@@ -14,77 +14,83 @@ import { loadRunRecord, type RunRecord, repoOf } from "./run-record.ts";
 import type { Octokit, RunServices } from "./run-services.ts";
 import { describeFailure, type StoredResult } from "./stored-result.ts";
 
-export const FINISH_RUN_JOB = "run.finish";
-
 /**
  * After the runner reported: opens the pull request for a pushed branch (linking the issue, with
  * the plan and the run's summary), posts the outcome on the task and updates what shows the run.
  * Safe to run again: the pull request is found when it already exists, the comment is keyed.
  */
-export function finishRunJob(services: RunServices): JobHandler {
-  return (data, job) =>
-    deliveryAttempt.run(job.attempt, async () => {
-      const { db } = services;
-      const record = typeof data.runId === "string" ? await loadRunRecord(db, data.runId) : null;
-      if (!record) return;
-      const event = await db.runEvent.findFirst({
-        where: { runId: record.id, kind: "result" },
-        orderBy: { createdAt: "desc" },
-      });
-      if (!event) return;
-      const result = event.data as unknown as StoredResult;
-      const log = services.logger.child({ job: FINISH_RUN_JOB, runId: record.id });
-      const octokit = await services.octokitFor(record.task.workspace.installationId);
-      const { owner, repo } = repoOf(record);
-      const loaded = await loadRepoSettings(octokit, owner, repo);
-      const settings = loaded.ok ? loaded.settings : DEFAULT_REPO_SETTINGS;
+export function finishRunJob(shared: RunServices): TypedJobHandler<"run.finish"> {
+  return async (data, job) => {
+    const services: RunServices = { ...shared, job };
+    const { db } = services;
+    const record = typeof data.runId === "string" ? await loadRunRecord(db, data.runId) : null;
+    if (!record) return;
+    const event = await db.runEvent.findFirst({
+      where: { runId: record.id, kind: "result" },
+      orderBy: { createdAt: "desc" },
+    });
+    if (!event) return;
+    const result = event.data as unknown as StoredResult;
+    const log = services.logger.child({ job: job.name, runId: record.id });
+    const octokit = await services.octokitFor(record.task.workspace.installationId);
+    const { owner, repo } = repoOf(record);
+    const loaded = await loadRepoSettings(octokit, owner, repo);
+    const settings = loaded.ok ? loaded.settings : DEFAULT_REPO_SETTINGS;
 
-      let pullRequestUrl = record.pullRequestUrl;
-      let problem: string | null = null;
-      if (result.outcome === "changes" && !pullRequestUrl) {
-        try {
-          pullRequestUrl = await openPullRequest(db, octokit, record, result, settings.runner.agent);
-          await db.run.update({ where: { id: record.id }, data: { pullRequestUrl } });
-        } catch (error) {
-          if (isRetryable(error)) throw error;
-          problem = githubMessage(error);
-          log.warn({ err: error }, "could not open the pull request");
-          await db.run.update({
-            where: { id: record.id },
-            data: { error: `could not open the pull request: ${problem}`.slice(0, 500) },
-          });
-        }
-      }
-      const succeeded = result.outcome !== "failed" && problem === null;
-      await db.task.update({ where: { id: record.taskId }, data: { state: succeeded ? "done" : "failed" } });
-      await postComment(octokit, {
-        owner,
-        repo,
-        issueNumber: record.task.number,
-        body: renderRunOutcome({
-          version: record.planVersion.version,
-          outcome: result.outcome,
-          pullRequestUrl,
-          branch: record.branch,
-          changedFiles: result.changedFiles.length,
-          reason: result.outcome === "failed" ? describeFailure(result) : null,
-          outputTail: result.outputTail ? lastLines(result.outputTail, 40) : null,
-          htmlUrl: record.htmlUrl,
-          prefix: settings.commands.prefix,
-          pullRequestProblem: problem,
-        }),
-        key: `outcome:${record.id}`,
-      });
-      // Asked every time: a job that waited out a rate limit runs again as the same attempt.
-      if (!(await finishedBefore(db, record))) {
-        await auditRun(db, record, "run.finished", {
-          outcome: result.outcome,
-          pullRequest: pullRequestUrl !== null,
-          problem: problem !== null,
+    let pullRequestUrl = record.pullRequestUrl;
+    let problem: string | null = null;
+    if (result.outcome === "changes" && !pullRequestUrl) {
+      try {
+        pullRequestUrl = await openPullRequest(db, octokit, record, result, settings.runner.agent);
+        await db.run.update({ where: { id: record.id }, data: { pullRequestUrl } });
+      } catch (error) {
+        if (isRetryable(error)) throw error;
+        problem = githubMessage(error);
+        log.warn({ err: error }, "could not open the pull request");
+        await db.run.update({
+          where: { id: record.id },
+          data: { error: `could not open the pull request: ${problem}`.slice(0, 500) },
         });
       }
-      await publishRun({ db, octokit, runId: record.id, requiredApprovals: settings.approvals.required, log });
+    }
+    const succeeded = result.outcome !== "failed" && problem === null;
+    await db.task.update({ where: { id: record.taskId }, data: { state: succeeded ? "done" : "failed" } });
+    await postComment(octokit, {
+      owner,
+      repo,
+      issueNumber: record.task.number,
+      body: renderRunOutcome({
+        version: record.planVersion.version,
+        outcome: result.outcome,
+        pullRequestUrl,
+        branch: record.branch,
+        changedFiles: result.changedFiles.length,
+        reason: result.outcome === "failed" ? describeFailure(result) : null,
+        outputTail: result.outputTail ? lastLines(result.outputTail, 40) : null,
+        htmlUrl: record.htmlUrl,
+        prefix: settings.commands.prefix,
+        pullRequestProblem: problem,
+      }),
+      key: `outcome:${record.id}`,
+      job: services.job ?? FIRST_TRY,
     });
+    // Asked every time: a job that waited out a rate limit runs again as the same attempt.
+    if (!(await finishedBefore(db, record))) {
+      await auditRun(db, record, "run.finished", {
+        outcome: result.outcome,
+        pullRequest: pullRequestUrl !== null,
+        problem: problem !== null,
+      });
+    }
+    await publishRun({
+      db,
+      octokit,
+      runId: record.id,
+      requiredApprovals: settings.approvals.required,
+      log,
+      delayedUntil: services.job?.waits.lastUntil,
+    });
+  };
 }
 
 async function openPullRequest(

@@ -3,6 +3,7 @@ import type { Probot } from "probot";
 import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { onEvent } from "../github/on-event.ts";
 import { postComment } from "../github/post-comment.ts";
+import { FIRST_TRY } from "../queue/job-queue.ts";
 import { auditRun } from "./audit-run.ts";
 import { runIdFromTitle } from "./dispatch-workflow.ts";
 import { dispatchMismatch, type WorkflowRunFacts } from "./dispatched-ref.ts";
@@ -44,44 +45,48 @@ interface RunChange {
  * indexed lookup.
  */
 export function followWorkflowRuns(app: Probot, services: RunServices): void {
-  onEvent(app, ["workflow_run.requested", "workflow_run.in_progress", "workflow_run.completed"], async (context) => {
-    const { workflow_run: workflowRun, repository, installation } = context.payload;
-    if (!installation) return;
-    const octokit = context.octokit as Octokit;
-    const record = await findRun(services, octokit, context.log, {
-      repositoryId: repository.id,
-      workflowRunId: workflowRun.id,
-      attempt: workflowRun.run_attempt ?? 1,
-      title: (workflowRun as { display_title?: string }).display_title,
-      path: workflowRun.path,
-      event: workflowRun.event,
-      headBranch: workflowRun.head_branch,
-      createdAt: workflowRun.created_at,
-      htmlUrl: workflowRun.html_url,
-    });
-    if (!record || !sameAttempt(record, workflowRun.run_attempt ?? 1, context.log)) return;
-    const action = context.payload.action;
-    const change: RunChange =
-      action === "requested"
-        ? { status: "dispatched", fill: { htmlUrl: workflowRun.html_url } }
-        : action === "in_progress"
-          ? { status: "in_progress", withStatus: { startedAt: new Date() }, fill: { htmlUrl: workflowRun.html_url } }
-          : {
-              // A run the runner reported on has ended already; this one ended without a report.
-              status: workflowRun.conclusion === "cancelled" ? "cancelled" : "failed",
-              withStatus: {
-                completedAt: new Date(),
-                error: `the workflow run ended (${workflowRun.conclusion ?? "no conclusion"}) before the runner reported`,
-              },
-              fill: { htmlUrl: workflowRun.html_url, conclusion: workflowRun.conclusion },
-            };
-    await applyChange(services, octokit, record, change, context.log);
-  });
+  onEvent(
+    app,
+    ["workflow_run.requested", "workflow_run.in_progress", "workflow_run.completed"],
+    async (context, delivery) => {
+      const { workflow_run: workflowRun, repository, installation } = context.payload;
+      if (!installation) return;
+      const octokit = context.octokit as Octokit;
+      const record = await findRun(services, octokit, context.log, {
+        repositoryId: repository.id,
+        workflowRunId: workflowRun.id,
+        attempt: workflowRun.run_attempt ?? 1,
+        title: (workflowRun as { display_title?: string }).display_title,
+        path: workflowRun.path,
+        event: workflowRun.event,
+        headBranch: workflowRun.head_branch,
+        createdAt: workflowRun.created_at,
+        htmlUrl: workflowRun.html_url,
+      });
+      if (!record || !sameAttempt(record, workflowRun.run_attempt ?? 1, context.log)) return;
+      const action = context.payload.action;
+      const change: RunChange =
+        action === "requested"
+          ? { status: "dispatched", fill: { htmlUrl: workflowRun.html_url } }
+          : action === "in_progress"
+            ? { status: "in_progress", withStatus: { startedAt: new Date() }, fill: { htmlUrl: workflowRun.html_url } }
+            : {
+                // A run the runner reported on has ended already; this one ended without a report.
+                status: workflowRun.conclusion === "cancelled" ? "cancelled" : "failed",
+                withStatus: {
+                  completedAt: new Date(),
+                  error: `the workflow run ended (${workflowRun.conclusion ?? "no conclusion"}) before the runner reported`,
+                },
+                fill: { htmlUrl: workflowRun.html_url, conclusion: workflowRun.conclusion },
+              };
+      await applyChange({ ...services, job: delivery }, octokit, record, change, context.log);
+    },
+  );
 
   onEvent(
     app,
     ["workflow_job.queued", "workflow_job.waiting", "workflow_job.in_progress", "workflow_job.completed"],
-    async (context) => {
+    async (context, delivery) => {
       const { workflow_job: job, repository, installation } = context.payload;
       if (!installation) return;
       const octokit = context.octokit as Octokit;
@@ -98,7 +103,7 @@ export function followWorkflowRuns(app: Probot, services: RunServices): void {
             : action === "in_progress"
               ? { status: "in_progress", withStatus: { startedAt: new Date() }, fill }
               : { status: null, fill };
-      await applyChange(services, octokit, record, change, context.log);
+      await applyChange({ ...services, job: delivery }, octokit, record, change, context.log);
     },
   );
 }
@@ -168,9 +173,17 @@ async function applyChange(
         prefix: settings?.commands.prefix ?? "/amistio",
       }),
       key: `outcome:${record.id}`,
+      job: services.job ?? FIRST_TRY,
     });
   }
-  await publishRun({ db, octokit, runId: record.id, requiredApprovals: settings?.approvals.required ?? 1, log });
+  await publishRun({
+    db,
+    octokit,
+    runId: record.id,
+    requiredApprovals: settings?.approvals.required ?? 1,
+    log,
+    delayedUntil: services.job?.waits.lastUntil,
+  });
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { RepoSettings } from "../config/repo-settings.ts";
+import { enqueueJob } from "../queue/jobs.ts";
 import { auditRun } from "./audit-run.ts";
 import { publishRun } from "./publish-run.ts";
-import { QUEUED_RUN_CHECK_JOB } from "./queued-run-check-job.ts";
 import { type RunRecord, repoOf } from "./run-record.ts";
 import type { Octokit, RunServices } from "./run-services.ts";
 
@@ -52,12 +52,20 @@ export async function markDispatched(
     workflow: settings.runner.workflow,
     ref: record.ref,
   });
-  await services.queue.enqueue(
-    QUEUED_RUN_CHECK_JOB,
+  await enqueueJob(
+    services.queue,
+    "run.queued-check",
     { runId: record.id },
     { key: `queued-check:${record.id}`, delayMs: settings.runner.queuedTimeoutMinutes * 60_000 },
   );
-  await publishRun({ db, octokit, runId: record.id, requiredApprovals: settings.approvals.required, log });
+  await publishRun({
+    db,
+    octokit,
+    runId: record.id,
+    requiredApprovals: settings.approvals.required,
+    log,
+    delayedUntil: services.job?.waits.lastUntil,
+  });
   return true;
 }
 

@@ -13,6 +13,8 @@ export async function publishRun(input: {
   requiredApprovals: number;
   log: Logger;
   problem?: string | null;
+  /** When the job that publishes last waited out a rate limit. */
+  delayedUntil?: Date | null;
 }): Promise<void> {
   const record = await loadRunRecord(input.db, input.runId);
   if (!record) return;
@@ -25,6 +27,7 @@ export async function publishRun(input: {
     taskId: record.taskId,
     requiredApprovals: input.requiredApprovals,
     problem: input.problem ?? null,
+    delayedUntil: input.delayedUntil ?? null,
   });
   await syncRunCheck(input.db, input.octokit, record, input.log);
 }

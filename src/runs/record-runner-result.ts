@@ -3,8 +3,8 @@ import type { RunnerResult } from "../contract/runner-contract.ts";
 import { RUNNER_LIMITS } from "../contract/runner-contract.ts";
 import type { Db } from "../db/create-database.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
+import { enqueueJob } from "../queue/jobs.ts";
 import { auditRun } from "./audit-run.ts";
-import { FINISH_RUN_JOB } from "./finish-run-job.ts";
 import { type RunRecord, runBranch } from "./run-record.ts";
 import { describeFailure, type StoredResult } from "./stored-result.ts";
 
@@ -66,6 +66,6 @@ export async function recordRunnerResult(
     exitCode: stored.exitCode,
     changedFiles: stored.changedFiles.length,
   });
-  await deps.queue.enqueue(FINISH_RUN_JOB, { runId: record.id }, { key: `finish:${record.id}` });
+  await enqueueJob(deps.queue, "run.finish", { runId: record.id }, { key: `finish:${record.id}` });
   return true;
 }

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Context } from "probot";
 import type { AppEnv } from "../config/env.ts";
 import type { Db } from "../db/create-database.ts";
-import type { JobQueue } from "../queue/job-queue.ts";
+import type { JobQueue, JobTry } from "../queue/job-queue.ts";
 
 export type Octokit = Context["octokit"];
 
@@ -15,4 +15,10 @@ export interface RunServices {
   /** An Octokit for one installation (`probot.auth(id)`). */
   octokitFor(installationId: bigint): Promise<Octokit>;
   now?: () => Date;
+  /**
+   * The try of the job (or delivery) this work runs in, set by each job handler on its own copy of
+   * the services: a post looks for its earlier self only on a retry or after a wait. Absent outside
+   * jobs (the runner API).
+   */
+  job?: JobTry;
 }

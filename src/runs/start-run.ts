@@ -1,6 +1,6 @@
 import type { Prisma } from "../db/create-database.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
-import { DISPATCH_MAX_ATTEMPTS, DISPATCH_RUN_JOB } from "./dispatch-run-job.ts";
+import { enqueueJob } from "../queue/jobs.ts";
 
 export interface NewRun {
   taskId: string;
@@ -20,5 +20,5 @@ export async function createRun(tx: Prisma.TransactionClient, run: NewRun) {
 
 /** Queues the run's dispatch; its key makes asking again for the same run do nothing. */
 export async function queueDispatch(queue: JobQueue, runId: string): Promise<void> {
-  await queue.enqueue(DISPATCH_RUN_JOB, { runId }, { key: `dispatch:${runId}`, maxAttempts: DISPATCH_MAX_ATTEMPTS });
+  await enqueueJob(queue, "run.dispatch", { runId }, { key: `dispatch:${runId}` });
 }

@@ -26,6 +26,8 @@ export async function reportFailedDelivery(input: {
   log: Logger;
   deliveryId: string;
   payload: object;
+  /** When the delivery's job last waited out a rate limit. */
+  delayedUntil?: Date | null;
 }): Promise<void> {
   const { db, probot, deliveryId } = input;
   const payload = input.payload as DeliveryPayload;
@@ -59,6 +61,7 @@ export async function reportFailedDelivery(input: {
       taskId: task.id,
       requiredApprovals: settings.ok ? settings.settings.approvals.required : 1,
       problem: `Amistio could not act on an event for this task (delivery \`${deliveryId}\`) and has stopped trying. Type the command again, or ask the operator to replay the delivery (\`npm run deliveries -- replay ${deliveryId}\`).`,
+      delayedUntil: input.delayedUntil ?? null,
     });
   } catch (error) {
     input.log.warn({ err: error, deliveryId }, "could not show a failed delivery on its task's tracking comment");

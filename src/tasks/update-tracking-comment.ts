@@ -1,7 +1,6 @@
 import type { Context } from "probot";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
 import type { Db } from "../db/create-database.ts";
-import { currentJobWaits } from "../queue/retry-later.ts";
 import { renderTrackingComment, type TrackingView } from "./render-tracking-comment.ts";
 
 type Octokit = Context["octokit"];
@@ -14,6 +13,8 @@ export interface UpdateTrackingCommentOptions {
   taskId: string;
   requiredApprovals: number;
   problem?: string | null;
+  /** When the job that updates it last waited out a rate limit (`JobTry.waits.lastUntil`): shown as a delay. */
+  delayedUntil?: Date | null;
 }
 
 /**
@@ -62,7 +63,7 @@ export async function updateTrackingComment(options: UpdateTrackingCommentOption
         }
       : null,
     problem: options.problem ?? null,
-    delayedUntil: currentJobWaits().lastUntil,
+    delayedUntil: options.delayedUntil ?? null,
   };
   const body = renderTrackingComment(view);
   if (task.trackingCommentId !== null) {

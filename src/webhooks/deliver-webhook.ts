@@ -2,10 +2,10 @@ import type { EmitterWebhookEvent } from "@octokit/webhooks";
 import type { Probot } from "probot";
 import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
-import { deliveryAttempt } from "../queue/delivery-attempt.ts";
-import { type JobData, type JobHandler, PermanentJobError } from "../queue/job-queue.ts";
+import { deliveryTries } from "../github/on-event.ts";
+import { type JobContext, PermanentJobError } from "../queue/job-queue.ts";
+import type { JobInput, TypedJobHandler } from "../queue/jobs.ts";
 import { reportFailedDelivery } from "../tasks/report-failed-delivery.ts";
-import type { DeliverWebhookJobData } from "./delivery-recorder.ts";
 
 export interface DeliverWebhookOptions {
   db: Db;
@@ -19,22 +19,22 @@ export interface DeliverWebhookOptions {
  * and `failed` after the last one (or at once when retrying cannot help), so a redelivery or the
  * operator's replay can queue it again.
  */
-export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): JobHandler {
+export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): TypedJobHandler<"webhook.deliver"> {
   return async (data, job) => {
-    const { deliveryId, event } = readJobData(data, probot);
+    // The input was checked against its schema (src/queue/jobs.ts) before this runs.
+    const { deliveryId, event } = data;
     // Probot's types want a known event and its payload; intake queues only HANDLED_EVENTS, with the
     // payload as received.
-    const payload = await payloadOf(data as DeliverWebhookJobData, db).catch((error: unknown) =>
-      failed(db, probot, deliveryId, error, job.lastAttempt),
-    );
+    const payload = await payloadOf(data, db).catch((error: unknown) => failed(db, probot, deliveryId, error, job));
     // A job run again after its delivery was handled (BullMQ re-runs a stalled job): nothing to do.
     if (payload === undefined) return;
     const received = { id: deliveryId, name: event, payload } as EmitterWebhookEvent;
     try {
       if (await dropUnreachable(hotPath, probot, received)) return;
-      await deliveryAttempt.run(job.attempt, () => probot.receive(received));
+      // The handlers Probot calls get this try (attempt, waits) from onEvent, by the delivery id.
+      await deliveryTries(probot).run(deliveryId, job, () => probot.receive(received));
     } catch (error) {
-      return failed(db, probot, deliveryId, error, job.lastAttempt, payload);
+      return failed(db, probot, deliveryId, error, job, payload);
     }
     // The payload kept for BullMQ goes once the delivery is handled.
     await hotPath.execute(Prisma.sql`
@@ -43,34 +43,12 @@ export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): 
   };
 }
 
-const DELIVERY_ID = /^[0-9a-zA-Z-]{1,100}$/;
-const EVENT_NAME = /^[a-z_]{1,64}$/;
-
-/** The job's input as intake writes it; anything else fails the job at once, since no retry can fix it. */
-function readJobData(data: JobData, probot: Probot): DeliverWebhookJobData {
-  const { deliveryId, event, payload, body } = data;
-  const problem =
-    typeof deliveryId !== "string" || !DELIVERY_ID.test(deliveryId)
-      ? "deliveryId is not a delivery id"
-      : typeof event !== "string" || !EVENT_NAME.test(event)
-        ? "event is not an event name"
-        : payload !== undefined && (typeof payload !== "object" || payload === null || Array.isArray(payload))
-          ? "payload is not a JSON object"
-          : body !== undefined && typeof body !== "string"
-            ? "body is not a string"
-            : undefined;
-  if (problem === undefined) return data as DeliverWebhookJobData;
-  const message = `invalid webhook.deliver job input: ${problem}`;
-  probot.log.error({ deliveryId: String(deliveryId).slice(0, 100), status: "failed" }, message);
-  throw new PermanentJobError(message);
-}
-
 /**
  * The payload, from the job (embedded queue, and BullMQ jobs queued before 0.2), or else from the
  * delivery's row, where intake keeps it while BullMQ holds only the delivery's id. A payload that is
  * missing or does not parse cannot get better by retrying.
  */
-async function payloadOf(data: DeliverWebhookJobData, db: Db): Promise<object | undefined> {
+async function payloadOf(data: JobInput<"webhook.deliver">, db: Db): Promise<object | undefined> {
   if (data.payload !== undefined) return data.payload;
   let text = data.body;
   if (text === undefined) {
@@ -110,10 +88,10 @@ async function failed(
   probot: Probot,
   deliveryId: string,
   error: unknown,
-  lastAttempt: boolean | undefined,
+  job: JobContext,
   payload?: object,
 ): Promise<never> {
-  const final = lastAttempt === true || error instanceof PermanentJobError;
+  const final = job.lastAttempt === true || error instanceof PermanentJobError;
   const status = final ? "failed" : "retrying";
   const message = error instanceof Error ? error.message : String(error);
   try {
@@ -127,7 +105,10 @@ async function failed(
   }
   if (final) {
     probot.log.error({ deliveryId, status, err: error }, "webhook delivery failed for good");
-    if (payload) await reportFailedDelivery({ db, probot, log: probot.log, deliveryId, payload });
+    if (payload) {
+      const delayedUntil = job.waits.lastUntil;
+      await reportFailedDelivery({ db, probot, log: probot.log, deliveryId, payload, delayedUntil });
+    }
   } else probot.log.warn({ deliveryId, status, err: error }, "webhook delivery failed; the queue will try it again");
   throw error;
 }

@@ -3,18 +3,7 @@ import { type Db, Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import { type EnqueueResult, type JobQueue, type NewJob, queuedJobIds } from "../queue/job-queue.ts";
-
-export const DELIVER_WEBHOOK_JOB = "webhook.deliver";
-
-export interface DeliverWebhookJobData {
-  [key: string]: unknown;
-  deliveryId: string;
-  event: string;
-  /** With the embedded queue. Without it or `body`, the payload is read from the delivery's row (BullMQ). */
-  payload?: object;
-  /** Instead of `payload`, in jobs queued by 0.1.0: the body as received. */
-  body?: string;
-}
+import { newJob } from "../queue/jobs.ts";
 
 /** A delivery's job key: queueing it again while its job is queued, running or completed does nothing. */
 export const deliveryJobKey = (deliveryId: string): string => `delivery:${deliveryId}`;
@@ -24,11 +13,7 @@ export const deliveryJobKey = (deliveryId: string): string => `delivery:${delive
  * lost its data is refilled from the database (the sweeper, a redelivery, a replay).
  */
 export function storedDeliveryJob(deliveryId: string, event: string): NewJob {
-  return {
-    name: DELIVER_WEBHOOK_JOB,
-    data: { deliveryId, event } satisfies DeliverWebhookJobData,
-    options: { key: deliveryJobKey(deliveryId) },
-  };
+  return newJob("webhook.deliver", { deliveryId, event }, { key: deliveryJobKey(deliveryId) });
 }
 
 export interface IncomingDelivery {
@@ -71,14 +56,14 @@ interface Pending {
 /** The embedded queue's job: the payload travels in it, in the same transaction as the row. */
 function deliverJob(delivery: IncomingDelivery): NewJob {
   const { deliveryId, event, body, payload } = delivery;
-  return {
-    name: DELIVER_WEBHOOK_JOB,
-    data: { deliveryId, event, payload } satisfies DeliverWebhookJobData,
+  return newJob(
+    "webhook.deliver",
+    { deliveryId, event, payload },
+    { key: deliveryJobKey(deliveryId) },
     // The same object with the body spliced in as received: JSON-escaping 10+ KB into a string, and
     // parsing it twice in the worker, cost more than the rest of writing the job.
-    dataJson: `${JSON.stringify({ deliveryId, event }).slice(0, -1)},"payload":${body}}`,
-    options: { key: deliveryJobKey(deliveryId) },
-  };
+    `${JSON.stringify({ deliveryId, event }).slice(0, -1)},"payload":${body}}`,
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Db } from "../db/create-database.ts";
 import type { JobQueue, KeyedJobState, NewJob } from "../queue/job-queue.ts";
-import { DELIVER_WEBHOOK_JOB, deliveryJobKey, storedDeliveryJob } from "./delivery-recorder.ts";
+import { storedJob } from "../queue/jobs.ts";
+import { deliveryJobKey, storedDeliveryJob } from "./delivery-recorder.ts";
 
 /** An unfinished delivery this long after it arrived is stuck: the sweeper would have queued it by now. */
 export const STUCK_AFTER_MS = 5 * 60_000;
@@ -104,7 +105,7 @@ async function replayJob(
     select: { data: true },
   });
   if (!input) return undefined;
-  return { name: DELIVER_WEBHOOK_JOB, data: {}, dataJson: input.data, options: { key: deliveryJobKey(row.id) } };
+  return storedJob("webhook.deliver", input.data, { key: deliveryJobKey(row.id) });
 }
 
 /** The failed deliveries received since then, for `replay --failed-since`. */

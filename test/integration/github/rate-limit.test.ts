@@ -8,7 +8,7 @@ import { createMemoryPacer, createRedisPacer, type WriteLimit } from "../../../s
 import { createBullmqQueue } from "../../../src/queue/bullmq-queue.ts";
 import { createEmbeddedQueue } from "../../../src/queue/embedded-queue.ts";
 import type { JobContext, JobQueue } from "../../../src/queue/job-queue.ts";
-import { currentJobWaits, RetryLaterError } from "../../../src/queue/retry-later.ts";
+import { RetryLaterError } from "../../../src/queue/retry-later.ts";
 import { commentPayload, type FakeGithub, fakeGithub } from "../../helpers/fake-github.ts";
 import { startTestAmistio, type TestAmistio, TestOctokit } from "../../helpers/test-amistio.ts";
 import { createTestDatabase, REDIS_TEST_URL, type TestDatabase } from "../../helpers/test-database.ts";
@@ -213,7 +213,7 @@ describe("a job told to wait by GitHub", () => {
     await queue.startWorker(
       {
         post: async (_data, job: JobContext) => {
-          runs.push({ attempt: job.attempt, waits: currentJobWaits().count });
+          runs.push({ attempt: job.attempt, waits: job.waits.count });
           // 600 ms, then 600 ms again: the second wait would pass the 1 s bound, so it counts.
           if (runs.length <= 2) throw limited(600);
         },
@@ -244,7 +244,7 @@ describe("a job told to wait by GitHub", () => {
     await queue.startWorker(
       {
         post: async (_data, job: JobContext) => {
-          runs.push({ attempt: job.attempt, waits: currentJobWaits().count, at: Date.now() });
+          runs.push({ attempt: job.attempt, waits: job.waits.count, at: Date.now() });
           if (runs.length === 1) throw limited(1_500);
         },
       },

@@ -5,12 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createBullmqQueue } from "../../../src/queue/bullmq-queue.ts";
 import { createEmbeddedQueue } from "../../../src/queue/embedded-queue.ts";
 import type { JobQueue } from "../../../src/queue/job-queue.ts";
+import { checkedJobHandler } from "../../../src/queue/jobs.ts";
 import { deliverWebhook } from "../../../src/webhooks/deliver-webhook.ts";
-import {
-  createDeliveryRecorder,
-  DELIVER_WEBHOOK_JOB,
-  type IncomingDelivery,
-} from "../../../src/webhooks/delivery-recorder.ts";
+import { createDeliveryRecorder, type IncomingDelivery } from "../../../src/webhooks/delivery-recorder.ts";
 import { createDeliverySweeper } from "../../../src/webhooks/delivery-sweeper.ts";
 import { createTestDatabase, type Provider, type TestDatabase } from "../../helpers/test-database.ts";
 import { type OwnRedis, startOwnRedis } from "./own-redis.ts";
@@ -71,7 +68,10 @@ describe.each<Provider>(["postgresql", "sqlite"])("BullMQ beside %s: the databas
 
   async function startWorker(queue: JobQueue): Promise<void> {
     const { db, hotPath } = database;
-    await queue.startWorker({ [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, hotPath, probot }) }, { concurrency: 4 });
+    await queue.startWorker(
+      { "webhook.deliver": checkedJobHandler("webhook.deliver", deliverWebhook({ db, hotPath, probot })) },
+      { concurrency: 4 },
+    );
   }
 
   const recorderOn = (queue: JobQueue, requeueAfterMs = 0) =>

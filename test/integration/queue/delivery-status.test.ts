@@ -4,12 +4,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createBullmqQueue } from "../../../src/queue/bullmq-queue.ts";
 import { createEmbeddedQueue } from "../../../src/queue/embedded-queue.ts";
 import type { JobQueue } from "../../../src/queue/job-queue.ts";
+import { checkedJobHandler } from "../../../src/queue/jobs.ts";
 import { deliverWebhook } from "../../../src/webhooks/deliver-webhook.ts";
-import {
-  createDeliveryRecorder,
-  DELIVER_WEBHOOK_JOB,
-  type IncomingDelivery,
-} from "../../../src/webhooks/delivery-recorder.ts";
+import { createDeliveryRecorder, type IncomingDelivery } from "../../../src/webhooks/delivery-recorder.ts";
 import { createDeliverySweeper } from "../../../src/webhooks/delivery-sweeper.ts";
 import { createTestDatabase, REDIS_TEST_URL, type TestDatabase } from "../../helpers/test-database.ts";
 import { BACKOFF_BASE_MS, BULLMQ_TEST_PREFIX, deferred, silentLogger, uniqueName, waitFor } from "./queue-harness.ts";
@@ -95,7 +92,12 @@ describe.each(DELIVERY_SETUPS)("a delivery's status with %s", (_name, open) => {
   async function start(receive: () => Promise<void>) {
     const { db, hotPath } = setup.database;
     await setup.queue.startWorker(
-      { [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, hotPath, probot: fakeProbot(receive) }) },
+      {
+        "webhook.deliver": checkedJobHandler(
+          "webhook.deliver",
+          deliverWebhook({ db, hotPath, probot: fakeProbot(receive) }),
+        ),
+      },
       { concurrency: 2 },
     );
     return createDeliveryRecorder({ db, hotPath, queue: setup.queue, logger: silentLogger });
@@ -173,17 +175,16 @@ describe.each(DELIVERY_SETUPS)("a delivery's status with %s", (_name, open) => {
     await start(async () => {
       tries++;
     });
-    await setup.queue.enqueue(
-      DELIVER_WEBHOOK_JOB,
-      { deliveryId: "not a delivery id!", event: 42 },
-      { key: "bad-input" },
-    );
+    await setup.queue.enqueue("webhook.deliver", { deliveryId: "not a delivery id!", event: 42 }, { key: "bad-input" });
     await waitFor(
       "the job to fail",
       async () => (await setup.queue.jobsByKey(["bad-input"])).get("bad-input")?.state === "failed",
     );
     const [job] = (await setup.queue.jobsByKey(["bad-input"])).values();
-    expect(job?.lastError).toBe("invalid webhook.deliver job input: deliveryId is not a delivery id");
+    // Its name and the schema's complaint, at once: not five retries of a TypeError.
+    expect(job?.lastError).toBe(
+      "job webhook.deliver: invalid input: deliveryId: not a delivery id; event: Invalid input: expected string, received number",
+    );
     expect(tries).toBe(0);
   });
 });

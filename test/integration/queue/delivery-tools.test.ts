@@ -6,12 +6,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createBullmqQueue } from "../../../src/queue/bullmq-queue.ts";
 import { createEmbeddedQueue } from "../../../src/queue/embedded-queue.ts";
 import type { JobQueue } from "../../../src/queue/job-queue.ts";
+import { checkedJobHandler } from "../../../src/queue/jobs.ts";
 import { deliverWebhook } from "../../../src/webhooks/deliver-webhook.ts";
-import {
-  createDeliveryRecorder,
-  DELIVER_WEBHOOK_JOB,
-  type IncomingDelivery,
-} from "../../../src/webhooks/delivery-recorder.ts";
+import { createDeliveryRecorder, type IncomingDelivery } from "../../../src/webhooks/delivery-recorder.ts";
 import { listDeliveries, replayDeliveries, STUCK_AFTER_MS } from "../../../src/webhooks/delivery-tools.ts";
 import { createTestDatabase, REDIS_TEST_URL, type TestDatabase } from "../../helpers/test-database.ts";
 import { BACKOFF_BASE_MS, BULLMQ_TEST_PREFIX, silentLogger, uniqueName, waitFor } from "./queue-harness.ts";
@@ -82,7 +79,10 @@ describe.each(SETUPS)("operator tools for deliveries with %s", (_name, open) => 
       },
       log: silentLogger,
     } as unknown as Probot;
-    await queue.startWorker({ [DELIVER_WEBHOOK_JOB]: deliverWebhook({ db, hotPath, probot }) }, { concurrency: 2 });
+    await queue.startWorker(
+      { "webhook.deliver": checkedJobHandler("webhook.deliver", deliverWebhook({ db, hotPath, probot })) },
+      { concurrency: 2 },
+    );
     return createDeliveryRecorder({ db, hotPath, queue, logger: silentLogger });
   }
 

@@ -3,10 +3,9 @@ import { ProbotOctokit } from "probot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubOctokit } from "../../../src/github/github-octokit.ts";
 import { createMemoryPacer } from "../../../src/github/write-pacer.ts";
-import { RetryLaterError } from "../../../src/queue/retry-later.ts";
-import { DISPATCH_RUN_JOB, dispatchRunJob } from "../../../src/runs/dispatch-run-job.ts";
+import { NO_WAITS, RetryLaterError } from "../../../src/queue/retry-later.ts";
+import { dispatchRunJob } from "../../../src/runs/dispatch-run-job.ts";
 import { createWorkflowDispatcher } from "../../../src/runs/dispatch-workflow.ts";
-import { QUEUED_RUN_CHECK_JOB } from "../../../src/runs/queued-run-check-job.ts";
 import { seedRun } from "../../fixtures/runner/seed-run.ts";
 import { commentPayload } from "../../helpers/fake-github.ts";
 import { TestOctokit } from "../../helpers/test-amistio.ts";
@@ -31,8 +30,9 @@ const listedRun = (input: { id: number; title: string; headBranch?: string }) =>
 
 const jobContext = (attempt: number) => ({
   id: "test-job",
-  name: DISPATCH_RUN_JOB,
+  name: "run.dispatch",
   attempt,
+  waits: NO_WAITS,
   signal: new AbortController().signal,
 });
 
@@ -87,7 +87,7 @@ describe("dispatching approved runs", () => {
       },
     ]);
     const check = await db.job.findFirstOrThrow({
-      where: { name: QUEUED_RUN_CHECK_JOB, key: `queued-check:${run.id}` },
+      where: { name: "run.queued-check", key: `queued-check:${run.id}` },
     });
     expect(check.runAt.getTime() - Date.now()).toBeGreaterThan(19 * 60_000);
     const actions = (await db.auditEvent.findMany({ where: { target: `task:${run.taskId}` } })).map((e) => e.action);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUEUED_RUN_CHECK_JOB, queuedRunCheckJob } from "../../../src/runs/queued-run-check-job.ts";
+import { NO_WAITS } from "../../../src/queue/retry-later.ts";
+import { queuedRunCheckJob } from "../../../src/runs/queued-run-check-job.ts";
 import {
   BASE,
   type RunsHarness,
@@ -136,7 +137,13 @@ describe("following dispatched runs through workflow_run and workflow_job", () =
       dispatchedAt: new Date(Date.now() - 16 * 60_000),
     });
     const handler = queuedRunCheckJob(h.services);
-    const context = { id: "j", name: QUEUED_RUN_CHECK_JOB, attempt: 1, signal: new AbortController().signal };
+    const context = {
+      id: "j",
+      name: "run.queued-check",
+      attempt: 1,
+      waits: NO_WAITS,
+      signal: new AbortController().signal,
+    };
     await handler({ runId: s.runId }, context);
     await handler({ runId: s.runId }, { ...context, attempt: 2 });
     const comments = h.github.replies().filter((c) => c.body.includes(`queued:${s.runId}`));

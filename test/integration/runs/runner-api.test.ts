@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunnerJob } from "../../../src/contract/runner-contract.ts";
-import { FINISH_RUN_JOB } from "../../../src/runs/finish-run-job.ts";
 import type { ActionsClaims } from "../../fixtures/runner/oidc-issuer.ts";
 import { SEED_PLAN } from "../../fixtures/runner/seed-run.ts";
 import { BASE, OWNER, REPO, type RunsHarness, seedDispatchedRun, startRunsHarness, WORKFLOW } from "./runs-harness.ts";
@@ -163,7 +162,7 @@ describe("the runner API: OIDC-authenticated, bound to the dispatched run", () =
     expect(outcome.body).toContain("Amistio opened https://github.com/octo-org/widgets/pull/12");
     expect((await h.amistio.database.db.task.findUniqueOrThrow({ where: { id: s.taskId } })).state).toBe("done");
     expect(
-      (await h.amistio.database.db.job.findFirstOrThrow({ where: { name: FINISH_RUN_JOB, key: `finish:${s.runId}` } }))
+      (await h.amistio.database.db.job.findFirstOrThrow({ where: { name: "run.finish", key: `finish:${s.runId}` } }))
         .status,
     ).toBe("completed");
   });

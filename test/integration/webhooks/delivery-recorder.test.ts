@@ -7,7 +7,6 @@ import { createEmbeddedQueue } from "../../../src/queue/embedded-queue.ts";
 import type { JobQueue } from "../../../src/queue/job-queue.ts";
 import {
   createDeliveryRecorder,
-  DELIVER_WEBHOOK_JOB,
   type IncomingDelivery,
   type RecordOutcome,
 } from "../../../src/webhooks/delivery-recorder.ts";
@@ -185,6 +184,6 @@ describe("recording deliveries with the embedded queue", () => {
     expect(outcome).toMatchObject({ outcome: "unavailable" });
     expect(String((outcome as { error: unknown }).error)).toContain("disk says no");
     expect(await db.webhookDelivery.count()).toBe(0);
-    expect(await db.job.count({ where: { name: DELIVER_WEBHOOK_JOB } })).toBe(0);
+    expect(await db.job.count({ where: { name: "webhook.deliver" } })).toBe(0);
   });
 });

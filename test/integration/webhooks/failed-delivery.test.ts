@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_WAITS } from "../../../src/queue/retry-later.ts";
 import { deliverWebhook } from "../../../src/webhooks/deliver-webhook.ts";
 import { commentPayload, type FakeGithub, fakeGithub } from "../../helpers/fake-github.ts";
 import { startTestAmistio, type TestAmistio } from "../../helpers/test-amistio.ts";
@@ -41,6 +42,7 @@ describe("a delivery that fails for good is visible", () => {
       name: "webhook.deliver",
       attempt: 5,
       lastAttempt: true,
+      waits: NO_WAITS,
       signal: new AbortController().signal,
     };
     await expect(

@@ -4,7 +4,6 @@ import { connect } from "node:net";
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EnvError, readEnv } from "../../../src/config/env.ts";
-import { DELIVER_WEBHOOK_JOB } from "../../../src/webhooks/delivery-recorder.ts";
 import { startTestAmistio, TEST_WEBHOOK_SECRET, type TestAmistio } from "../../helpers/test-amistio.ts";
 import { webhookExample } from "../../helpers/webhook-examples.ts";
 
@@ -43,11 +42,11 @@ describe("webhook intake over HTTP", () => {
     expect(await replay.json()).toEqual({ status: "duplicate", delivery: "done" });
     const { db } = amistio.database;
     // One delivery job (the installation's repositories also get an index job each).
-    expect(await db.job.count({ where: { name: DELIVER_WEBHOOK_JOB } })).toBe(1);
+    expect(await db.job.count({ where: { name: "webhook.deliver" } })).toBe(1);
     expect(await db.auditEvent.count({ where: { action: "installation.created" } })).toBe(1);
     // Handled: the finished job keeps its row (the key still deduplicates) but not the payload.
     expect(
-      await db.job.findFirstOrThrow({ where: { name: DELIVER_WEBHOOK_JOB }, include: { input: true } }),
+      await db.job.findFirstOrThrow({ where: { name: "webhook.deliver" }, include: { input: true } }),
     ).toMatchObject({
       status: "completed",
       input: null,
@@ -61,7 +60,7 @@ describe("webhook intake over HTTP", () => {
     const { db } = amistio.database;
     await db.webhookDelivery.create({ data: { id: deliveryId, event: "installation", status: "queued" } });
     await amistio.queue.enqueue(
-      DELIVER_WEBHOOK_JOB,
+      "webhook.deliver",
       { deliveryId, event: "installation", body: JSON.stringify(payload) },
       { key: `delivery:${deliveryId}` },
     );
