@@ -6,14 +6,12 @@
 const MAY_IMPORT = {
   // Leaves.
   db: [],
-  logging: [],
   // What the server and `amistio-runner` share (plan schema and hash, redaction, runner API).
   contract: [],
   config: ["db"],
   // Infrastructure.
   queue: ["config", "db"],
   audit: ["config", "db"],
-  people: ["db"],
   github: ["queue", "config", "db"],
   // Domain.
   approvals: ["github", "config", "db"],
@@ -25,7 +23,8 @@ const MAY_IMPORT = {
   runs: ["contract", "tasks", "approvals", "audit", "github", "queue", "config", "db"],
   privacy: ["audit", "config", "db"],
   auth: ["privacy", "audit", "config", "db"],
-  workspaces: ["indexing", "people", "audit", "github", "queue", "config", "db"],
+  // Installations, their repositories, and internal users for GitHub accounts.
+  workspaces: ["indexing", "audit", "github", "queue", "config", "db"],
   // Edges: what GitHub, people and runners reach.
   webhooks: ["tasks", "audit", "github", "queue", "config", "db"],
   commands: [
@@ -33,7 +32,7 @@ const MAY_IMPORT = {
     "planning",
     "approvals",
     "tasks",
-    "people",
+    "workspaces",
     "audit",
     "github",
     "queue",
@@ -44,7 +43,8 @@ const MAY_IMPORT = {
   web: ["webhooks", "runs", "planning", "auth", "privacy", "tasks", "audit", "queue", "contract", "config", "db"],
   // The CLI that runs on users' machines: the shared contract only.
   runner: ["contract"],
-  startup: ["config", "logging"],
+  // Process start: Node check, setup mode, the logger.
+  startup: ["config"],
 };
 
 const folders = Object.keys(MAY_IMPORT);

@@ -12,7 +12,7 @@ if (nodeProblem) {
 
 const { existsSync } = await import("node:fs");
 const { EnvError, readEnv } = await import("./config/env.ts");
-const { createLogger } = await import("./logging/create-logger.ts");
+const { createLogger } = await import("./startup/create-logger.ts");
 
 // `npm start` on a fresh clone: .env is optional, and Probot's setup flow writes it.
 if (existsSync(".env")) process.loadEnvFile(".env");

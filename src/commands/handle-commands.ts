@@ -4,7 +4,7 @@ import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import { parseRepoSettings, type RepoSettings, renderSettingsProblems } from "../config/repo-settings.ts";
 import { onEvent } from "../github/on-event.ts";
 import { postComment } from "../github/post-comment.ts";
-import { ensureGithubUser } from "../people/ensure-github-user.ts";
+import { ensureGithubUser } from "../workspaces/ensure-github-user.ts";
 import type { JobTry } from "../queue/job-queue.ts";
 import { ensureTask, type TaskSource } from "../tasks/ensure-task.ts";
 import { updateTrackingComment } from "../tasks/update-tracking-comment.ts";

@@ -4,7 +4,7 @@ import type { Db } from "../db/create-database.ts";
 import { onEvent } from "../github/on-event.ts";
 import { queueIndexing } from "../indexing/index-ahead.ts";
 import { dropRepositoryIndexes } from "../indexing/repository-index.ts";
-import { ensureGithubUser } from "../people/ensure-github-user.ts";
+import { ensureGithubUser } from "./ensure-github-user.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 
 interface RepositoryRef {
