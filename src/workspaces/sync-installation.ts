@@ -4,8 +4,8 @@ import type { Db } from "../db/create-database.ts";
 import { onEvent } from "../github/on-event.ts";
 import { queueIndexing } from "../indexing/index-ahead.ts";
 import { dropRepositoryIndexes } from "../indexing/repository-index.ts";
-import { ensureGithubUser } from "./ensure-github-user.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
+import { ensureGithubUser } from "./ensure-github-user.ts";
 
 interface RepositoryRef {
   id: number;
