@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import type { Db } from "../db/create-database.ts";
+import { mapLimited } from "../github/map-limited.ts";
 import type { Omission } from "../planning/fit-to-budget.ts";
 import { decodeText, isSafePath, type RepositorySnapshot } from "../planning/repository-snapshot.ts";
 import { isGitattributes, PathExclusions } from "./path-exclusions.ts";
@@ -447,19 +448,6 @@ async function readSnapshot(db: Db, indexId: string, ref: string): Promise<Repos
     })),
     omitted: (index.notes as Omission[] | null) ?? [],
   };
-}
-
-async function mapLimited<T, R>(items: T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await map(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 /** The GitHub reads the index makes. */

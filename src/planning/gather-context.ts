@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import { mergeFindings, type RedactionFinding, redactSecrets } from "../contract/redact-secrets.ts";
+import { mapLimited } from "../github/map-limited.ts";
 import { retryLaterIn } from "../queue/retry-later.ts";
 import { findRelevantFiles, type TreeEntry } from "./find-relevant-files.ts";
 import { type BudgetPart, countTokens, fitToBudget, type Omission, SECTION_SEPARATOR } from "./fit-to-budget.ts";
@@ -445,19 +446,6 @@ function depth(path: string): number {
 
 function formatBytes(bytes: number): string {
   return bytes >= 1000 ? `${Math.round(bytes / 1000)} KB` : `${bytes} bytes`;
-}
-
-async function mapLimited<T, R>(items: T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await map(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 /**

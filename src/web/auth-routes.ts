@@ -4,7 +4,6 @@ import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import { refreshMemberships } from "../auth/refresh-memberships.ts";
 import { resolveSignIn, type VerifiedIdentity } from "../auth/resolve-sign-in.ts";
 import { html } from "./html.ts";
-import { messagePage } from "./pages/message-page.ts";
 import { safeReturnTo } from "./return-to.ts";
 import { field, type WebContext } from "./web-context.ts";
 import { type PendingSignIn, SIGN_IN_WINDOW_MS, webSession } from "./web-session.ts";
@@ -33,15 +32,13 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     text: string,
     details: Record<string, unknown> = {},
   ) => {
-    request.log[status >= 500 ? "warn" : "info"]({ status, reason: heading, ...details }, "refused: sign-in");
-    return ctx.page(request, reply, {
+    ctx.refuse(request, reply, {
+      area: "sign-in",
       status,
-      title: heading,
-      body: messagePage({
-        heading,
-        text,
-        next: html`<p><a href="/">Back to the start page</a>${request.viewer ? html` · <a href="/account">Your account</a>` : ""}</p>`,
-      }),
+      heading,
+      text,
+      details,
+      next: html`<p><a href="/">Back to the start page</a>${request.viewer ? html` · <a href="/account">Your account</a>` : ""}</p>`,
     });
   };
 

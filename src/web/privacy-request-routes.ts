@@ -10,7 +10,6 @@ import {
 } from "../privacy/privacy-requests.ts";
 import { html } from "./html.ts";
 import { manageRequestsPage } from "./pages/manage-requests-page.ts";
-import { messagePage } from "./pages/message-page.ts";
 import { privacyRequestsPage } from "./pages/privacy-requests-page.ts";
 import { requireViewer } from "./require-viewer.ts";
 import { field, type WebContext } from "./web-context.ts";
@@ -34,11 +33,12 @@ export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: Privac
     text: string,
     back: string,
   ) => {
-    request.log.info({ status, reason: heading }, "refused: privacy request");
-    return ctx.page(request, reply, {
+    ctx.refuse(request, reply, {
+      area: "privacy request",
       status,
-      title: heading,
-      body: messagePage({ heading, text, next: html`<p><a href="${back}">Go back</a></p>` }),
+      heading,
+      text,
+      next: html`<p><a href="${back}">Go back</a></p>`,
     });
   };
   const adminOnly = async (request: FastifyRequest, reply: FastifyReply) => {

@@ -152,6 +152,10 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
           }).text,
         );
     },
+    refuse(request, reply, { area, status, heading, text, next, details = {} }) {
+      request.log[status >= 500 ? "warn" : "info"]({ status, reason: heading, ...details }, `refused: ${area}`);
+      return ctx.page(request, reply, { status, title: heading, body: messagePage({ heading, text, next }) });
+    },
     origin: () => settings.publicUrl?.origin ?? listenOrigin(settings.listen, boundPort()),
   };
 

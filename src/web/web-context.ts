@@ -10,6 +10,18 @@ import type { AuditChainMonitor } from "./audit-chain-monitor.ts";
 import type { SafeHtml } from "./html.ts";
 import type { MembershipCheck } from "./membership-check.ts";
 
+/** A page that says no: what the person reads, and what the one log line records. */
+export interface Refusal {
+  /** Names the log line: "refused: <area>". */
+  area: string;
+  status: number;
+  heading: string;
+  text: string;
+  /** Where to go from here. */
+  next: SafeHtml;
+  details?: Record<string, unknown>;
+}
+
 export interface PageOptions {
   status?: number;
   title: string;
@@ -31,6 +43,8 @@ export interface WebContext {
   memberships: MembershipCheck;
   /** Sends a full HTML page with the shared layout. */
   page(request: FastifyRequest, reply: FastifyReply, options: PageOptions): FastifyReply;
+  /** A refusal page, and its one log line (the request's logger carries the request id). */
+  refuse(request: FastifyRequest, reply: FastifyReply, refusal: Refusal): FastifyReply;
   /**
    * Where this server is reached, for callback URLs: AMISTIO_PUBLIC_URL, else the address it listens
    * on (HOST, PORT). Never the request's Host header.

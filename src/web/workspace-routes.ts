@@ -7,7 +7,6 @@ import { monthStart, workspaceTokensThisMonth } from "../planning/token-budget.t
 import { html } from "./html.ts";
 import { MEMBERSHIP_MAX_UNCONFIRMED_MS, MEMBERSHIP_RECHECK_MS } from "./membership-check.ts";
 import { auditLogPage } from "./pages/audit-log-page.ts";
-import { messagePage } from "./pages/message-page.ts";
 import { type TaskView, workspacePage } from "./pages/workspace-page.ts";
 import { workspacesPage } from "./pages/workspaces-page.ts";
 import { requireViewer } from "./require-viewer.ts";
@@ -39,11 +38,13 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     text: string,
     details: Record<string, unknown> = {},
   ) => {
-    request.log[status >= 500 ? "warn" : "info"]({ status, reason: heading, ...details }, "refused: workspaces");
-    return ctx.page(request, reply, {
+    ctx.refuse(request, reply, {
+      area: "workspaces",
       status,
-      title: heading,
-      body: messagePage({ heading, text, next: html`<p><a href="/workspaces">Your workspaces</a></p>` }),
+      heading,
+      text,
+      details,
+      next: html`<p><a href="/workspaces">Your workspaces</a></p>`,
     });
   };
 
