@@ -6,27 +6,29 @@
 const MAY_IMPORT = {
   // Leaves.
   db: [],
+  // The metric definitions (one registry per process, built in index.ts): importable by every layer that records.
+  metrics: [],
   // What the server and `amistio-runner` share (plan schema and hash, redaction, runner API).
   contract: [],
   config: ["db"],
   // Infrastructure.
-  queue: ["config", "db"],
+  queue: ["metrics", "config", "db"],
   audit: ["config", "db"],
-  github: ["queue", "config", "db"],
+  github: ["queue", "metrics", "config", "db"],
   // Domain.
   approvals: ["github", "config", "db"],
   tasks: ["approvals", "github", "queue", "config", "db"],
   // indexing and planning import each other: the repository index is planning's input and is
   // still being built out; they are one layer until it settles.
   indexing: ["planning", "contract", "tasks", "audit", "github", "queue", "config", "db"],
-  planning: ["indexing", "contract", "tasks", "approvals", "audit", "github", "queue", "config", "db"],
+  planning: ["indexing", "contract", "tasks", "approvals", "audit", "github", "queue", "metrics", "config", "db"],
   runs: ["contract", "tasks", "approvals", "audit", "github", "queue", "config", "db"],
   privacy: ["audit", "config", "db"],
   auth: ["privacy", "audit", "config", "db"],
   // Installations, their repositories, and internal users for GitHub accounts.
   workspaces: ["indexing", "audit", "github", "queue", "config", "db"],
   // Edges: what GitHub, people and runners reach.
-  webhooks: ["tasks", "audit", "github", "queue", "config", "db"],
+  webhooks: ["tasks", "audit", "github", "queue", "metrics", "config", "db"],
   commands: [
     "runs",
     "planning",
@@ -37,10 +39,24 @@ const MAY_IMPORT = {
     "github",
     "queue",
     "contract",
+    "metrics",
     "config",
     "db",
   ],
-  web: ["webhooks", "runs", "planning", "auth", "privacy", "tasks", "audit", "queue", "contract", "config", "db"],
+  web: [
+    "webhooks",
+    "runs",
+    "planning",
+    "auth",
+    "privacy",
+    "tasks",
+    "audit",
+    "queue",
+    "contract",
+    "metrics",
+    "config",
+    "db",
+  ],
   // The CLI that runs on users' machines: the shared contract only.
   runner: ["contract"],
   // Process start: Node check, setup mode, the logger.

@@ -11,15 +11,19 @@ import { createDatabase, type Database } from "./db/create-database.ts";
 import { createProbot } from "./github/create-probot.ts";
 import { createWritePacer } from "./github/write-pacer.ts";
 import { indexOnPush, indexRepositoryJob } from "./indexing/index-ahead.ts";
+import { createMetrics, type Metrics } from "./metrics/amistio-metrics.ts";
 import { createPlannerChooser } from "./planning/choose-planner.ts";
 import { type RetentionTimer, startRetention } from "./privacy/start-retention.ts";
 import { createQueue } from "./queue/create-queue.ts";
 import type { JobQueue } from "./queue/job-queue.ts";
-import { jobHandlers } from "./queue/jobs.ts";
+import { JOBS, jobHandlers } from "./queue/jobs.ts";
 import { createRuns } from "./runs/create-runs.ts";
 import { createServer } from "./web/create-server.ts";
+import { metricSources } from "./web/metric-sources.ts";
+import { createWorkerServer } from "./web/worker-server.ts";
 import { deliverWebhook } from "./webhooks/deliver-webhook.ts";
 import { createDeliverySweeper } from "./webhooks/delivery-sweeper.ts";
+import { HANDLED_EVENTS } from "./webhooks/handled-events.ts";
 import { syncInstallation } from "./workspaces/sync-installation.ts";
 
 export interface AmistioOptions {
@@ -34,6 +38,9 @@ export interface AmistioOptions {
 
 export interface Amistio {
   server: FastifyInstance;
+  /** A worker's own port (/healthz, /readyz, /metrics); listens only with AMISTIO_ROLE=worker. */
+  workerServer: FastifyInstance;
+  metrics: Metrics;
   database: Database;
   queue: JobQueue;
   probot: Probot;
@@ -55,15 +62,29 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     hotPath,
     logger: logger.child({ component: "queue" }),
   });
+  // The process's one metrics object: handed to everything that records, served at /metrics.
+  const metrics = createMetrics({
+    sources: metricSources({ db, queue }),
+    knownEvents: HANDLED_EVENTS,
+    knownJobs: Object.keys(JOBS),
+  });
   // GitHub writes are paced per installation, jointly across processes when Redis is configured.
   const pacer = await createWritePacer({ redisUrl: env.REDIS_URL });
-  const probot = createProbot({ env, logger, pacer, Octokit: options.Octokit, githubToken: options.githubToken });
+  const probot = createProbot({
+    env,
+    logger,
+    pacer,
+    metrics,
+    Octokit: options.Octokit,
+    githubToken: options.githubToken,
+  });
   const services: CommandServices = {
     db,
     queue,
     env,
-    plannerFor: createPlannerChooser({ env, logger }),
+    plannerFor: createPlannerChooser({ env, logger, metrics }),
     repositoryPermission: createRepositoryPermission(),
+    metrics,
   };
   const runs = createRuns({ env, db, queue, logger, probot });
   await probot.load((app) => {
@@ -81,11 +102,14 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     ...options.sweeper,
   });
   // Every job in src/queue/jobs.ts, each input checked against its schema; a missing one fails the start.
-  const handlers = jobHandlers({
-    "webhook.deliver": deliverWebhook({ db, hotPath, probot }),
-    ...runs.jobHandlers,
-    "repository.index": indexRepositoryJob({ db, probot, logger }),
-  });
+  const handlers = jobHandlers(
+    {
+      "webhook.deliver": deliverWebhook({ db, hotPath, probot }),
+      ...runs.jobHandlers,
+      "repository.index": indexRepositoryJob({ db, probot, logger }),
+    },
+    { metrics },
+  );
   const settings = readWebSettings(env);
   const server = await createServer({
     db,
@@ -97,6 +121,15 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     web: { settings, keys: loadWebKeys({ secret: settings.sessionSecret, dataDir: settings.dataDir }) },
     runner: runs.runnerApi,
     metricsToken: env.AMISTIO_METRICS_TOKEN,
+    metrics,
+  });
+  const workerServer = await createWorkerServer({
+    db,
+    hotPath,
+    queue,
+    logger,
+    metrics,
+    metricsToken: env.AMISTIO_METRICS_TOKEN,
   });
   const serves = env.AMISTIO_ROLE !== "worker";
   const works = env.AMISTIO_ROLE !== "web";
@@ -104,6 +137,8 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
 
   return {
     server,
+    workerServer,
+    metrics,
     database,
     queue,
     probot,
@@ -113,11 +148,17 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
         retention = startRetention({ db, logger, retentionDays: settings.retentionDays });
       }
       sweeper.start();
-      if (!serves) return undefined;
+      if (!serves) {
+        // A worker listens on a port of its own, for health checks and scraping only.
+        const address = await workerServer.listen({ port: env.AMISTIO_WORKER_PORT, host: env.AMISTIO_WORKER_HOST });
+        logger.info({ address }, "worker health and metrics port listening");
+        return undefined;
+      }
       return server.listen({ port: env.PORT, host: env.HOST });
     },
     async stop(graceMs = 10_000) {
       await server.close();
+      await workerServer.close();
       await sweeper.stop();
       if (works) await queue.stopWorker(graceMs);
       await retention?.stop();

@@ -4,6 +4,7 @@ import type { PermissionLevel, PermissionQuery } from "../approvals/repository-p
 import type { AppEnv } from "../config/env.ts";
 import type { RepoSettings } from "../config/repo-settings.ts";
 import type { Db } from "../db/create-database.ts";
+import type { Metrics } from "../metrics/amistio-metrics.ts";
 import type { Planner } from "../planning/planner.ts";
 import type { JobQueue, JobTry } from "../queue/job-queue.ts";
 import type { EnsuredTask } from "../tasks/ensure-task.ts";
@@ -19,6 +20,8 @@ export interface CommandServices {
   /** The planner this repository's settings ask for. */
   plannerFor(settings: RepoSettings): Promise<Planner>;
   repositoryPermission(octokit: Octokit, query: PermissionQuery): Promise<PermissionLevel>;
+  /** The process's metrics (plans, refused approvals); absent in tests that do not look. */
+  metrics?: Metrics;
 }
 
 /** One accepted command, already authorised for its verb's base permission. */

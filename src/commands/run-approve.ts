@@ -18,6 +18,7 @@ export const runApprove: CommandRunner = async (context) => {
   const deny = async (reason: string, code: string) => {
     // The context's logger names the delivery.
     context.log.info({ reason: code, version: current?.version ?? null }, "approval refused");
+    context.metrics?.countApprovalRefused(code);
     await context.audit("approval.denied", { reason: code, version: current?.version ?? null });
     await context.reply(reason);
   };

@@ -123,6 +123,13 @@ const envSchema = z.object({
     .max(512, "must be at most 512 characters")
     .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces (it is sent in an Authorization header)")
     .optional(),
+  // A worker (AMISTIO_ROLE=worker) serves /healthz, /readyz and /metrics on this port and address.
+  AMISTIO_WORKER_PORT: z.coerce.number().int().min(0).max(65535, "must be a port number (0-65535)").default(9464),
+  AMISTIO_WORKER_HOST: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9.:[\]-]{1,253}$/i, "must be an address or host name to listen on, e.g. 127.0.0.1 or 0.0.0.0")
+    .default("127.0.0.1"),
   // Runners authenticate with GitHub Actions OIDC tokens from this issuer. Unset: github.com's, or
   // https://<GHE_HOST>/_services/token with GHE_HOST; an enterprise's custom issuer is set here.
   AMISTIO_RUNNER_OIDC_ISSUER: optionalUrl(

@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
-import { Probot, type ProbotOctokit } from "probot";
+import { Probot, ProbotOctokit } from "probot";
 import type { AppEnv } from "../config/env.ts";
+import type { Metrics } from "../metrics/amistio-metrics.ts";
+import { withGithubMetrics } from "./github-metrics.ts";
 import { githubOctokit } from "./github-octokit.ts";
 import type { WritePacer } from "./write-pacer.ts";
 
@@ -15,6 +17,8 @@ export interface CreateProbotOptions {
   /** Tests pass an Octokit with retries and throttling off, and a fixed token. */
   Octokit?: typeof ProbotOctokit;
   githubToken?: string;
+  /** Requests to GitHub and the rate limit left are recorded here. */
+  metrics?: Metrics;
 }
 
 /**
@@ -23,7 +27,8 @@ export interface CreateProbotOptions {
  */
 export function createProbot(options: CreateProbotOptions): Probot {
   const { env } = options;
-  const Octokit = options.Octokit ?? (options.pacer ? githubOctokit({ pacer: options.pacer }) : undefined);
+  const limited = options.Octokit ?? (options.pacer ? githubOctokit({ pacer: options.pacer }) : undefined);
+  const Octokit = options.metrics ? withGithubMetrics(limited ?? ProbotOctokit, options.metrics) : limited;
   return new Probot({
     appId: env.APP_ID,
     privateKey: env.privateKey,

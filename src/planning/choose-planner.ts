@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { AppEnv } from "../config/env.ts";
 import { choosePlannerProvider, type RepoSettings } from "../config/repo-settings.ts";
+import type { Metrics } from "../metrics/amistio-metrics.ts";
 import { createOfflinePlanner } from "./offline-planner.ts";
 import { type Planner, PlanningError } from "./planner.ts";
 
@@ -13,6 +14,7 @@ export const DEFAULT_OPENAI_MODEL = "gpt-4o-mini";
 export function createPlannerChooser(options: {
   env: Pick<AppEnv, "OPENAI_API_KEY" | "OPENAI_BASE_URL" | "OPENAI_MODEL" | "AMISTIO_PLANNER_TIMEOUT_SECONDS">;
   logger: Logger;
+  metrics?: Pick<Metrics, "observeAiRequest">;
 }): (settings: RepoSettings) => Promise<Planner> {
   const { env, logger } = options;
   const offline = createOfflinePlanner();
@@ -44,6 +46,7 @@ export function createPlannerChooser(options: {
         model,
         logger,
         timeoutMs: env.AMISTIO_PLANNER_TIMEOUT_SECONDS * 1000,
+        ...(options.metrics ? { metrics: options.metrics } : {}),
       });
       byModel.set(model, planner);
     }

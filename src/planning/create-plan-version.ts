@@ -41,6 +41,7 @@ export async function createPlanVersion(context: PlanRequest, options: { feedbac
         now: new Date(),
       });
       if (budget.over) {
+        context.metrics?.countPlan("over_budget");
         await context.audit("plan.over_budget", { used: budget.used, limit: budget.limit });
         await context.reply(renderOverBudget({ ...budget, prefix: settings.commands.prefix }), "budget");
         await context.refresh("This repository's AI planning budget for the month is used up.");
@@ -114,6 +115,7 @@ export async function createPlanVersion(context: PlanRequest, options: { feedbac
     } catch (error) {
       if (!(error instanceof PlanningError)) throw error;
       log.warn({ err: error, code: error.code }, "planning failed");
+      context.metrics?.countPlan(error.code);
       await db.task.update({
         where: { id: task.id },
         data: { state: stateBefore === "planning" ? "requested" : stateBefore },
@@ -152,6 +154,7 @@ export async function createPlanVersion(context: PlanRequest, options: { feedbac
       await tx.task.update({ where: { id: task.id }, data: { state: "awaiting_approval" } });
       return created;
     });
+    context.metrics?.countPlan("created");
     await context.audit("plan.created", {
       version: version.version,
       contentHash,

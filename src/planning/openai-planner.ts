@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { z } from "zod";
 import { PLAN_JSON_SCHEMA, type Plan, planSchema } from "../contract/plan-schema.ts";
 import { redactSecrets } from "../contract/redact-secrets.ts";
+import { type Metrics, secondsSince } from "../metrics/amistio-metrics.ts";
 import { countTokens } from "./fit-to-budget.ts";
 import { renderContext } from "./gather-context.ts";
 import { type Planner, type PlannerInput, type PlannerResult, PlanningError } from "./planner.ts";
@@ -18,6 +19,8 @@ export interface OpenAiPlannerOptions {
   /** Retries on 429, 5xx, timeouts and connection errors, with exponential backoff (the SDK's); default 2. */
   maxRetries?: number;
   logger: Logger;
+  /** AI requests, tokens and latency, by model. */
+  metrics?: Pick<Metrics, "observeAiRequest">;
 }
 
 const DEFAULT_BASE_URL = "https://api.openai.com/v1";
@@ -55,8 +58,9 @@ export function createOpenAiPlanner(options: OpenAiPlannerOptions): Planner {
   });
 
   async function complete(messages: ChatCompletionMessageParam[]) {
+    const started = process.hrtime.bigint();
     try {
-      return await client.chat.completions.create({
+      const completion = await client.chat.completions.create({
         model: options.model,
         messages,
         response_format: {
@@ -64,7 +68,14 @@ export function createOpenAiPlanner(options: OpenAiPlannerOptions): Planner {
           json_schema: { name: "amistio_plan", strict: true, schema: PLAN_JSON_SCHEMA },
         },
       });
+      // Labelled by the model asked for (the answer's may carry a dated suffix).
+      options.metrics?.observeAiRequest(options.model, "ok", secondsSince(started), {
+        input: completion.usage?.prompt_tokens ?? 0,
+        output: completion.usage?.completion_tokens ?? 0,
+      });
+      return completion;
     } catch (error) {
+      options.metrics?.observeAiRequest(options.model, "error", secondsSince(started));
       throw toPlanningError(error, timeoutMs);
     }
   }

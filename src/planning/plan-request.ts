@@ -3,6 +3,7 @@ import type { Context } from "probot";
 import type { AppEnv } from "../config/env.ts";
 import type { RepoSettings } from "../config/repo-settings.ts";
 import type { Db } from "../db/create-database.ts";
+import type { Metrics } from "../metrics/amistio-metrics.ts";
 import type { JobTry } from "../queue/job-queue.ts";
 import type { EnsuredTask } from "../tasks/ensure-task.ts";
 import type { Planner } from "./planner.ts";
@@ -29,4 +30,6 @@ export interface PlanRequest {
   reply(body: string, purpose?: string): Promise<void>;
   audit(action: string, data?: Record<string, unknown>): Promise<void>;
   refresh(problem?: string): Promise<void>;
+  /** Plans counted by outcome. */
+  metrics?: Pick<Metrics, "countPlan">;
 }

@@ -234,6 +234,10 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
           lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
           waits,
           signal: controller.signal,
+          // Known for a first try (queued, plus its delay); a retry's backoff end is not kept by BullMQ.
+          ...(job.attemptsMade === 0 && job.stalledCounter === 0
+            ? { dueAt: new Date(job.timestamp + (job.opts.delay ?? 0)) }
+            : {}),
         }),
         released,
       ]);
@@ -339,6 +343,17 @@ export function createBullmqQueue(options: BullmqQueueOptions): JobQueue {
     stopWorker,
     jobsByKey,
     exclusive,
+
+    async unfinishedJobs() {
+      // BullMQ counts by state, not by name: one row per state, named "all".
+      const counts = await queue.getJobCounts("waiting", "prioritized", "delayed", "active", "failed");
+      const n = (state: string) => counts[state] ?? 0;
+      return [
+        { name: "all", state: "waiting" as const, count: n("waiting") + n("prioritized") + n("delayed") },
+        { name: "all", state: "running" as const, count: n("active") },
+        { name: "all", state: "failed" as const, count: n("failed") },
+      ];
+    },
 
     async ping(): Promise<void> {
       let timer: NodeJS.Timeout | undefined;

@@ -51,6 +51,7 @@ interface ClaimableJob {
   status: string;
   attempts: number;
   maxAttempts: number;
+  runAt: Date | string | number;
 }
 
 interface RunningJob {
@@ -145,12 +146,12 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
       // few, which under a backlog costs milliseconds per claim. Jobs whose worker died come first.
       const candidates = await hotPath.query<ClaimableJob>(Prisma.sql`
         SELECT * FROM (
-          SELECT "id", "name", "status", "attempts", "maxAttempts" FROM "Job"
+          SELECT "id", "name", "status", "attempts", "maxAttempts", "runAt" FROM "Job"
           WHERE "status" = 'running' AND "lockedUntil" < ${at} AND "queue" = ${queueName}
           LIMIT ${limit}) AS "expired"
         UNION ALL
         SELECT * FROM (
-          SELECT "id", "name", "status", "attempts", "maxAttempts" FROM "Job"
+          SELECT "id", "name", "status", "attempts", "maxAttempts", "runAt" FROM "Job"
           WHERE "queue" = ${queueName} AND "status" = 'queued' AND "runAt" <= ${at}
           ORDER BY "runAt" ASC
           LIMIT ${limit}) AS "due"`);
@@ -246,6 +247,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
         lastAttempt: job.attempts >= job.maxAttempts,
         waits,
         signal: entry.controller.signal,
+        dueAt: new Date(job.runAt),
       });
       clearInterval(entry.heartbeat);
       const finished = now();
@@ -518,6 +520,19 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
         found.set(job.key!, { state, lastError: job.lastError });
       }
       return found;
+    },
+
+    async unfinishedJobs() {
+      const rows = await db.job.groupBy({
+        by: ["name", "status"],
+        where: { queue: queueName, status: { in: ["queued", "running", "failed"] } },
+        _count: { _all: true },
+      });
+      return rows.map((row) => ({
+        name: row.name,
+        state: row.status === "queued" ? ("waiting" as const) : (row.status as "running" | "failed"),
+        count: row._count._all,
+      }));
     },
 
     async ping(): Promise<void> {

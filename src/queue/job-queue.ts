@@ -44,6 +44,11 @@ export interface JobContext extends JobTry {
   lastAttempt?: boolean;
   /** Aborted when the queue is stopping; long handlers should give up and let the job run again. */
   signal: AbortSignal;
+  /**
+   * When the job became due (queued, or its delay or backoff ended), for the queue wait metric;
+   * absent where the driver cannot tell (a BullMQ retry).
+   */
+  dueAt?: Date;
 }
 
 /**
@@ -155,6 +160,11 @@ export interface JobQueue {
    * Offered by the BullMQ driver; for the embedded queue the database's own locks serve.
    */
   exclusive?<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<{ value: T } | undefined>;
+  /**
+   * Jobs not finished (waiting, running, failed), by name where the driver can tell ("all" where it
+   * cannot, BullMQ): read at each metrics scrape, so it costs one grouped query or one Redis call.
+   */
+  unfinishedJobs(): Promise<{ name: string; state: "waiting" | "running" | "failed"; count: number }[]>;
   /** Throws when the backing store cannot be reached (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type JobOutcome, type Metrics, secondsSince } from "../metrics/amistio-metrics.ts";
 import {
   DEFAULT_MAX_ATTEMPTS,
   type EnqueueOptions,
@@ -10,6 +11,7 @@ import {
   type NewJob,
   PermanentJobError,
 } from "./job-queue.ts";
+import { retryLaterIn } from "./retry-later.ts";
 
 const runInput = z.object({ runId: z.string().min(1) });
 const jsonObject = z.custom<object>(
@@ -124,7 +126,10 @@ export function checkedJobHandler<N extends JobName>(name: N, handler: TypedJobH
  * The worker's handlers, checked at start: one for every job in `JOBS` and nothing else, so a job
  * without a handler fails the boot rather than every job of its name.
  */
-export function jobHandlers(handlers: JobHandlerMap): JobHandlers {
+export function jobHandlers(
+  handlers: JobHandlerMap,
+  options: { metrics?: Pick<Metrics, "observeJob" | "observeJobWait"> } = {},
+): JobHandlers {
   const names = Object.keys(JOBS) as JobName[];
   const missing = names.filter((name) => typeof handlers[name] !== "function");
   const unknown = Object.keys(handlers).filter((name) => !(name in JOBS));
@@ -136,7 +141,37 @@ export function jobHandlers(handlers: JobHandlerMap): JobHandlers {
       ].join("; ")}`,
     );
   }
+  const { metrics } = options;
   return Object.fromEntries(
-    names.map((name) => [name, checkedJobHandler(name, handlers[name] as TypedJobHandler<typeof name>)]),
+    names.map((name) => {
+      const handler = checkedJobHandler(name, handlers[name] as TypedJobHandler<typeof name>);
+      return [name, metrics ? measuredJobHandler(name, handler, metrics) : handler];
+    }),
   );
+}
+
+/** What a failed try comes to, as the queue will treat it. */
+function failedOutcome(error: unknown, context: JobContext): JobOutcome {
+  if (retryLaterIn(error)) return "waiting";
+  return error instanceof PermanentJobError || context.lastAttempt === true ? "failed" : "retry";
+}
+
+/** The handler with its queue wait, duration and outcome recorded (both drivers run it the same). */
+function measuredJobHandler(
+  name: JobName,
+  handler: JobHandler,
+  metrics: Pick<Metrics, "observeJob" | "observeJobWait">,
+): JobHandler {
+  return async (data, context) => {
+    const started = process.hrtime.bigint();
+    const dueAt = context.dueAt?.getTime();
+    if (dueAt !== undefined && Number.isFinite(dueAt)) metrics.observeJobWait(name, (Date.now() - dueAt) / 1000);
+    try {
+      await handler(data, context);
+      metrics.observeJob(name, "succeeded", secondsSince(started));
+    } catch (error) {
+      metrics.observeJob(name, failedOutcome(error, context), secondsSince(started));
+      throw error;
+    }
+  };
 }

@@ -1,12 +1,14 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
-import { type Db, Prisma } from "../db/create-database.ts";
+import type { Db } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
+import type { Metrics } from "../metrics/amistio-metrics.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 import { type RunnerApiOptions, runnerApi } from "../runs/runner-api.ts";
 import { createDeliveryRecorder } from "../webhooks/delivery-recorder.ts";
 import { type WebhookCounters, webhookRoute } from "../webhooks/webhook-route.ts";
-import { createMetrics, metricsRoute } from "./metrics.ts";
+import { healthRoutes } from "./health-routes.ts";
+import { metricsRoute } from "./metrics.ts";
 import { type WebAppOptions, webApp } from "./web-app.ts";
 
 export interface CreateServerOptions {
@@ -22,6 +24,8 @@ export interface CreateServerOptions {
   runner?: RunnerApiOptions;
   /** AMISTIO_METRICS_TOKEN: the bearer token for GET /metrics; absent, /metrics is not served. */
   metricsToken?: string;
+  /** The process's metrics (built in index.ts): intake records into them, /metrics serves them. */
+  metrics: Metrics;
 }
 
 /** The one HTTP server: webhook intake, health checks, and the web pages. */
@@ -51,22 +55,9 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   const webhookCounters: WebhookCounters = { accepted: 0, duplicate: 0, ignored: 0, rejected: 0 };
   app.decorate("webhookCounters", webhookCounters);
 
-  const metrics = createMetrics({ db: options.db });
-  // Liveness only: anyone can reach it, so it says nothing else. Counts are at /metrics, behind a token.
-  app.get("/healthz", async () => ({ status: "ok" }));
+  const { metrics } = options;
+  await app.register(healthRoutes, { db: options.db, hotPath: options.hotPath, queue: options.queue });
   await app.register(metricsRoute, { metrics, token: options.metricsToken });
-  app.get("/readyz", async (request, reply) => {
-    // Both connections: on SQLite, intake writes through the hot-path thread, the rest through Prisma.
-    const bothConnections = Promise.all([
-      options.db.$queryRawUnsafe("SELECT 1"),
-      options.hotPath.query(Prisma.sql`SELECT 1`),
-    ]);
-    const checks = await Promise.allSettled([bothConnections, options.queue.ping()]);
-    const [database, queue] = checks.map((check) => (check.status === "fulfilled" ? "ok" : "unreachable"));
-    const ready = database === "ok" && queue === "ok";
-    if (!ready) request.log.warn({ database, queue }, "not ready");
-    return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", database, queue });
-  });
 
   await app.register(webhookRoute, {
     path: options.webhookPath,

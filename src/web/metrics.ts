@@ -1,61 +1,10 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { Counter, Gauge, Registry } from "prom-client";
-import type { Db } from "../db/create-database.ts";
-import { isHandledEvent } from "../webhooks/handled-events.ts";
-import type { WebhookOutcome } from "../webhooks/webhook-route.ts";
-
-/**
- * What the server counts, in Prometheus' terms. A registry of its own (not prom-client's global one),
- * so two servers in one process (tests) never share or clash over a metric.
- */
-export function createMetrics(options: { db?: Db } = {}) {
-  const registry = new Registry();
-  const { db } = options;
-  if (db) {
-    // Read from the database at scrape time: a delivery may fail in any worker process, and the
-    // database is the one place that knows them all.
-    new Gauge({
-      name: "amistio_webhook_deliveries_unfinished",
-      help: "Webhook deliveries not handled: failed for good (until replayed or purged), or still retrying.",
-      labelNames: ["status"] as const,
-      registers: [registry],
-      async collect() {
-        const rows = await db.webhookDelivery.groupBy({
-          by: ["status"],
-          where: { status: { in: ["failed", "retrying"] } },
-          _count: { _all: true },
-        });
-        this.reset();
-        for (const status of ["failed", "retrying"]) {
-          this.set({ status }, rows.find((row) => row.status === status)?._count._all ?? 0);
-        }
-      },
-    });
-  }
-  const webhookDeliveries = new Counter({
-    name: "amistio_webhook_deliveries_total",
-    help: "Webhook deliveries received, by event and by what intake did with them.",
-    labelNames: ["event", "outcome"] as const,
-    registers: [registry],
-  });
-  return {
-    registry,
-    /**
-     * The X-GitHub-Event header is not covered by the signature, so only the events Amistio knows are
-     * labels of their own: any other name is "other", and a sender cannot grow the label set.
-     */
-    countDelivery(event: string | undefined, outcome: WebhookOutcome): void {
-      const label = event !== undefined && (event === "ping" || isHandledEvent(event)) ? event : "other";
-      webhookDeliveries.inc({ event: label, outcome });
-    },
-  };
-}
-
-export type Metrics = ReturnType<typeof createMetrics>;
+import type { Metrics } from "../metrics/amistio-metrics.ts";
 
 export interface MetricsRouteOptions {
-  metrics: Metrics;
+  /** Built once per process in index.ts (src/metrics/amistio-metrics.ts). */
+  metrics: Pick<Metrics, "registry">;
   /** The bearer token a scraper sends; without one the route does not exist (404). */
   token: string | undefined;
 }
@@ -66,7 +15,10 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** `GET /metrics` in Prometheus' text format, for a scraper that holds AMISTIO_METRICS_TOKEN. */
+/**
+ * `GET /metrics` in Prometheus' text format, for a scraper that holds AMISTIO_METRICS_TOKEN; served
+ * by web processes on their port and by workers on AMISTIO_WORKER_PORT.
+ */
 export async function metricsRoute(app: FastifyInstance, options: MetricsRouteOptions): Promise<void> {
   const { metrics, token } = options;
   if (!token) return;

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
 import { Prisma } from "../db/create-database.ts";
 import type { HotPathSql } from "../db/hot-path-sql.ts";
+import { type Metrics, secondsSince } from "../metrics/amistio-metrics.ts";
 import type { DeliveryRecorder, IncomingDelivery } from "./delivery-recorder.ts";
 import { isHandledEvent } from "./handled-events.ts";
 import { createUnverifiedBudget, readSignedBody } from "./read-signed-body.ts";
@@ -31,8 +32,8 @@ export interface WebhookRouteOptions {
   path: string;
   /** Counted in memory for tests and logs; ignored deliveries are also stored with status "ignored". */
   counters: WebhookCounters;
-  /** The same counts by event, served at /metrics. */
-  metrics: { countDelivery(event: string | undefined, outcome: WebhookOutcome): void };
+  /** The same counts by event, and the time to each 2xx answer, served at /metrics. */
+  metrics: Pick<Metrics, "countDelivery" | "observeWebhookResponse">;
   secret: string;
   hotPath: HotPathSql;
   recorder: DeliveryRecorder;
@@ -64,6 +65,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
     scope.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
 
     scope.post(options.path, async (request, reply) => {
+      const started = process.hrtime.bigint();
       const header = (name: string) => {
         const value = request.headers[name];
         return typeof value === "string" ? value : undefined;
@@ -148,6 +150,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
 
       if (event === "ping") {
         request.log.info(aboutDelivery, "webhook ping");
+        metrics.observeWebhookResponse("ping", secondsSince(started));
         return reply.code(200).send({ status: "pong" });
       }
       if (!isHandledEvent(event)) {
@@ -158,6 +161,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
           VALUES (${deliveryId}, ${event}, ${action}, ${installationId}, 'ignored', ${at}, ${at})
           ON CONFLICT DO NOTHING`);
         request.log.info(aboutDelivery, "webhook ignored: Amistio does not handle this event");
+        metrics.observeWebhookResponse("ignored", secondsSince(started));
         return reply.code(202).send({ status: "ignored" });
       }
       return accept(
@@ -165,6 +169,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
         { deliveryId, event, action, installationId, body: text, payload },
         request.log,
         aboutDelivery,
+        started,
       );
     });
   });
@@ -174,11 +179,13 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
     delivery: IncomingDelivery,
     log: FastifyBaseLogger,
     about: Record<string, unknown>,
+    started: bigint,
   ) {
     const result = await recorder.record(delivery);
     if (result.outcome === "duplicate") {
       count(delivery.event, "duplicate");
       log.info({ ...about, status: result.status }, "webhook duplicate: this delivery id was already received");
+      metrics.observeWebhookResponse("duplicate", secondsSince(started));
       return reply.code(200).send({ status: "duplicate", delivery: result.status });
     }
     if (result.outcome === "unavailable") {
@@ -187,6 +194,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
     }
     count(delivery.event, "accepted");
     log.info({ ...about, action: delivery.action, redelivered: result.redelivered }, "webhook accepted");
+    metrics.observeWebhookResponse("accepted", secondsSince(started));
     return reply.code(202).send({ status: "queued" });
   }
 }

@@ -3,6 +3,7 @@ import { pino } from "pino";
 import { loadWebKeys } from "../../../src/auth/load-web-keys.ts";
 import { readEnv } from "../../../src/config/env.ts";
 import { readWebSettings } from "../../../src/config/read-web-settings.ts";
+import { createMetrics } from "../../../src/metrics/amistio-metrics.ts";
 import { createQueue } from "../../../src/queue/create-queue.ts";
 import type { JobQueue } from "../../../src/queue/job-queue.ts";
 import { createServer } from "../../../src/web/create-server.ts";
@@ -55,6 +56,7 @@ export async function startWebHarness(
       logger,
       webhookPath: "/api/github/webhooks",
       webhookSecret: "unused-here",
+      metrics: createMetrics(),
       web: {
         settings,
         keys: loadWebKeys({ secret: settings.sessionSecret, dataDir: settings.dataDir }),
