@@ -1,4 +1,5 @@
 import type { Db } from "../db/create-database.ts";
+import { isUniqueViolation } from "../db/is-unique-violation.ts";
 
 export interface TaskSource {
   installation: { id: number };
@@ -30,8 +31,22 @@ export interface EnsuredTask {
 /**
  * The task for an issue or pull request, with its workspace and repository, made on first use.
  * A workspace unknown so far (installed while Amistio was down) is created from the payload.
+ * Prisma's upsert is a read then a write: two workers making the same row at once can both read
+ * nothing, and one insert then fails on the unique key. That row exists by then, so another pass
+ * finds it, instead of the failure using up one of the delivery's tries.
  */
 export async function ensureTask(db: Db, source: TaskSource, requesterId: string | null): Promise<EnsuredTask> {
+  // Three rows, so at most three lost races: each pass finds one more of them made.
+  for (let pass = 1; ; pass++) {
+    try {
+      return await upsertTask(db, source, requesterId);
+    } catch (error) {
+      if (!isUniqueViolation(error) || pass >= 3) throw error;
+    }
+  }
+}
+
+async function upsertTask(db: Db, source: TaskSource, requesterId: string | null): Promise<EnsuredTask> {
   const { installation, repository } = source;
   const workspace = await db.workspace.upsert({
     where: { installationId: BigInt(installation.id) },
