@@ -18,6 +18,7 @@ import { createQueue } from "./queue/create-queue.ts";
 import type { JobQueue } from "./queue/job-queue.ts";
 import { JOBS, jobHandlers } from "./queue/jobs.ts";
 import { createRuns } from "./runs/create-runs.ts";
+import { requeueStrandedDispatches } from "./runs/requeue-stranded-dispatches.ts";
 import { createServer } from "./web/create-server.ts";
 import { metricSources } from "./web/metric-sources.ts";
 import { createWorkerServer } from "./web/worker-server.ts";
@@ -93,12 +94,14 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     handleCommands(app, services);
     runs.follow(app);
   });
-  // Every process sweeps (one at a time across them): a stored delivery without a job is queued again.
+  // Every process sweeps (one at a time across them): a stored delivery without a job is queued
+  // again, and so is a run waiting for a dispatch job that the queue lost.
   const sweeper = createDeliverySweeper({
     db,
     queue,
     logger,
     provider: database.target.provider,
+    requeueStranded: (cutoff) => requeueStrandedDispatches({ db, queue, logger, cutoff }),
     ...options.sweeper,
   });
   // Every job in src/queue/jobs.ts, each input checked against its schema; a missing one fails the start.

@@ -18,7 +18,12 @@ export async function createRun(tx: Prisma.TransactionClient, run: NewRun) {
   return tx.run.create({ data: run });
 }
 
+/** The dispatch job's key: one job per run, however often it is asked for. */
+export function dispatchKey(runId: string): string {
+  return `dispatch:${runId}`;
+}
+
 /** Queues the run's dispatch; its key makes asking again for the same run do nothing. */
 export async function queueDispatch(queue: JobQueue, runId: string): Promise<void> {
-  await enqueueJob(queue, "run.dispatch", { runId }, { key: `dispatch:${runId}` });
+  await enqueueJob(queue, "run.dispatch", { runId }, { key: dispatchKey(runId) });
 }

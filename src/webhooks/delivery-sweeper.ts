@@ -20,6 +20,11 @@ export interface DeliverySweeperOptions {
   batchSize?: number;
   /** How long a sweep may hold the lock if its process dies mid-sweep (default 5 min). */
   lockTtlMs?: number;
+  /**
+   * Other work the database says must have a job (runs waiting for their dispatch), checked under
+   * the same lock, with the same cutoff.
+   */
+  requeueStranded?: (cutoff: Date) => Promise<unknown>;
   now?: () => Date;
 }
 
@@ -106,6 +111,7 @@ export function createDeliverySweeper(options: DeliverySweeperOptions) {
       if (missing.length > 0) await requeue(missing, result);
       if (rows.length < batchSize) break;
     }
+    await options.requeueStranded?.(cutoff);
     return result;
   }
 

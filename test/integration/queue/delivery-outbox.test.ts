@@ -6,9 +6,12 @@ import { createBullmqQueue } from "../../../src/queue/bullmq-queue.ts";
 import { createEmbeddedQueue } from "../../../src/queue/embedded-queue.ts";
 import type { JobQueue } from "../../../src/queue/job-queue.ts";
 import { checkedJobHandler } from "../../../src/queue/jobs.ts";
+import { requeueStrandedDispatches } from "../../../src/runs/requeue-stranded-dispatches.ts";
+import { dispatchKey, queueDispatch } from "../../../src/runs/start-run.ts";
 import { deliverWebhook } from "../../../src/webhooks/deliver-webhook.ts";
 import { createDeliveryRecorder, type IncomingDelivery } from "../../../src/webhooks/delivery-recorder.ts";
 import { createDeliverySweeper } from "../../../src/webhooks/delivery-sweeper.ts";
+import { seedRun } from "../../fixtures/runner/seed-run.ts";
 import { createTestDatabase, type Provider, type TestDatabase } from "../../helpers/test-database.ts";
 import { type OwnRedis, startOwnRedis } from "./own-redis.ts";
 import { BACKOFF_BASE_MS, BULLMQ_TEST_PREFIX, silentLogger, uniqueName, waitFor } from "./queue-harness.ts";
@@ -189,6 +192,32 @@ describe.each<Provider>(["postgresql", "sqlite"])("BullMQ beside %s: the databas
     await waitFor("every acknowledged delivery to be done", allDone(ids));
     expect(received.sort()).toEqual([...ids].sort());
     expect(await database.db.webhookDelivery.count({ where: { payload: { not: null } } })).toBe(0);
+  });
+
+  it("queues again the dispatch of an approved run whose job a restarted Redis lost, and only that", async () => {
+    await open();
+    const queue = newQueue();
+    const { db } = database;
+    const lost = await seedRun(db);
+    const dispatched = await seedRun(db, { run: { status: "dispatched" } });
+    await queueDispatch(queue, lost.runId);
+    await redis.kill();
+    await redis.restart();
+    await waitFor("the queue to reconnect", () =>
+      queue.ping().then(
+        () => true,
+        () => false,
+      ),
+    );
+    expect((await queue.jobsByKey([dispatchKey(lost.runId)])).size).toBe(0);
+
+    const later = new Date(Date.now() + 60_000);
+    const sweep = () => requeueStrandedDispatches({ db, queue, logger: silentLogger, cutoff: later });
+    expect(await sweep()).toEqual([lost.runId]);
+    expect((await queue.jobsByKey([dispatchKey(lost.runId)])).get(dispatchKey(lost.runId))?.state).toBe("waiting");
+    expect((await queue.jobsByKey([dispatchKey(dispatched.runId)])).size).toBe(0);
+    // Its job is there now: the next sweep leaves it alone.
+    expect(await sweep()).toEqual([]);
   });
 
   it("accepts deliveries while Redis is unreachable and queues them once it is back", async () => {
