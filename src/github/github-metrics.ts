@@ -1,20 +1,6 @@
 import type { ProbotOctokit } from "probot";
 import type { Metrics } from "../metrics/amistio-metrics.ts";
-
-interface RequestOptions {
-  method: string;
-  url: string;
-  [name: string]: unknown;
-}
-
-interface HookedOctokit {
-  hook: {
-    wrap(
-      name: "request",
-      wrapper: (request: (options: RequestOptions) => Promise<unknown>, options: RequestOptions) => Promise<unknown>,
-    ): void;
-  };
-}
+import type { RequestHook, RequestOptions } from "./github-octokit.ts";
 
 type GithubMetrics = Pick<Metrics, "countGithubRequest" | "setGithubRemaining">;
 
@@ -68,7 +54,7 @@ function headersOf(value: unknown): Record<string, unknown> | undefined {
  * Recording is a counter increment and a gauge set: it adds nothing to a request's time.
  */
 export function withGithubMetrics(base: typeof ProbotOctokit, metrics: GithubMetrics): typeof ProbotOctokit {
-  const plugin = (octokit: HookedOctokit) => {
+  const plugin = (octokit: RequestHook) => {
     octokit.hook.wrap("request", async (request, options) => {
       const method = String(options.method).toUpperCase();
       const route = githubRouteClass(String(options.url));

@@ -21,19 +21,24 @@ interface PluginOptions extends GithubLimitsOptions {
   key: string;
 }
 
-interface RequestOptions {
+/** A request as Octokit's `request` hook sees it. */
+export interface RequestOptions {
   method: string;
   url: string;
   [name: string]: unknown;
 }
 
-interface HookedOctokit {
+/** The part of an Octokit instance a plugin wraps requests with. */
+export interface RequestHook {
   hook: {
     wrap(
       name: "request",
       wrapper: (request: (options: RequestOptions) => Promise<unknown>, options: RequestOptions) => Promise<unknown>,
     ): void;
   };
+}
+
+interface HookedOctokit extends RequestHook {
   log: { warn(...args: unknown[]): void };
 }
 
