@@ -2,16 +2,13 @@
 // Writes one workspace's audit events as JSON Lines to stdout or a file; the count goes to stderr.
 // Exit 0: exported. Exit 2: bad arguments, unknown workspace, or no database. Exit 1: failed midway.
 import { once } from "node:events";
-import { createWriteStream, existsSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import type { Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { exportAuditEvents } from "../src/audit/export-audit-events.ts";
-import { createDatabase } from "../src/db/create-database.ts";
-import { databaseTarget } from "../src/db/database-url.ts";
+import { openScriptDatabase, UsageError } from "./open-script-database.ts";
 
 const USAGE = "usage: npm run audit:export -- --workspace <workspace id> [--out <file>]";
-
-class UsageError extends Error {}
 
 async function main(): Promise<void> {
   let values: { workspace?: string; out?: string };
@@ -23,19 +20,7 @@ async function main(): Promise<void> {
   const workspaceId = values.workspace?.trim();
   if (!workspaceId) throw new UsageError("--workspace is required");
 
-  // Only DATABASE_URL matters here; the app's full env check would fail on unrelated variables.
-  const url = process.env.DATABASE_URL;
-  let target: ReturnType<typeof databaseTarget>;
-  try {
-    target = databaseTarget(url);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  // Opening a missing SQLite file would create an empty one and fail with "no such table".
-  if (target.provider === "sqlite" && target.file !== ":memory:" && !existsSync(target.file)) {
-    throw new UsageError(`no database at ${target.file} (set DATABASE_URL)`);
-  }
-  const database = await createDatabase({ url, migrate: false });
+  const database = await openScriptDatabase();
   try {
     // A deleted workspace's events stay exportable, so an id the trail knows counts as known too.
     const known =

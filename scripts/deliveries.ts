@@ -4,18 +4,14 @@
 // delivery id as the job's key: a delivery whose job is still queued or running gets no second one,
 // and one already done is not replayed. Uses DATABASE_URL, and REDIS_URL when the app uses BullMQ.
 // Exit 0: done. Exit 1: some deliveries were not replayed. Exit 2: bad arguments or no database.
-import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { createDatabase } from "../src/db/create-database.ts";
-import { databaseTarget } from "../src/db/database-url.ts";
 import { createQueue } from "../src/queue/create-queue.ts";
 import { failedSince, type ListedStatus, listDeliveries, replayDeliveries } from "../src/webhooks/delivery-tools.ts";
+import { openScriptDatabase, UsageError } from "./open-script-database.ts";
 
 const USAGE = `usage: npm run deliveries -- list [--status stuck|failed|retrying] [--since <ISO time>]
        npm run deliveries -- replay <delivery id...> | --failed-since <ISO time>`;
-
-class UsageError extends Error {}
 
 function isoTime(value: string | undefined, flag: string): Date | undefined {
   if (value === undefined) return undefined;
@@ -31,17 +27,7 @@ async function main(): Promise<number> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const url = process.env.DATABASE_URL;
-  let target: ReturnType<typeof databaseTarget>;
-  try {
-    target = databaseTarget(url);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (target.provider === "sqlite" && target.file !== ":memory:" && !existsSync(target.file)) {
-    throw new UsageError(`no database at ${target.file} (set DATABASE_URL)`);
-  }
-  const database = await createDatabase({ url, migrate: false });
+  const database = await openScriptDatabase();
   const logger = pino({ level: "warn" });
   const queue = await createQueue({
     redisUrl: process.env.REDIS_URL || undefined,
