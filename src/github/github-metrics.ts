@@ -1,6 +1,6 @@
 import type { ProbotOctokit } from "probot";
 import type { Metrics } from "../metrics/amistio-metrics.ts";
-import type { RequestHook, RequestOptions } from "./github-octokit.ts";
+import type { RequestHook } from "./github-octokit.ts";
 
 type GithubMetrics = Pick<Metrics, "countGithubRequest" | "setGithubRemaining">;
 

@@ -171,8 +171,7 @@ describe("a job told to wait by GitHub", () => {
 
   it("is put back for retry-after (120 s) on the embedded queue without using a try", async () => {
     queue = createEmbeddedQueue({
-      db: database.db,
-      hotPath: database.hotPath,
+      store: database.store,
       logger: silentLogger,
       queueName: uniqueName(),
       pollIntervalMs: 20,
@@ -202,8 +201,7 @@ describe("a job told to wait by GitHub", () => {
   it("runs again after the wait as the same try, knowing it waited; past the bound a wait is a failed try", async () => {
     const runs: { attempt: number; waits: number }[] = [];
     queue = createEmbeddedQueue({
-      db: database.db,
-      hotPath: database.hotPath,
+      store: database.store,
       logger: silentLogger,
       queueName: uniqueName(),
       pollIntervalMs: 20,
@@ -365,11 +363,12 @@ describe("write pacing shared through Redis", () => {
 
   it("spaces the writes of two Octokit instances (two Redis connections) jointly", async () => {
     const shared = prefix();
+    const start = Date.now();
     const times = await timedWrites([pacedOctokit(shared, SPACED), pacedOctokit(shared, SPACED)], 4);
-    const gaps = times.slice(1).map((time, index) => time - times[index]!);
-    // Eight writes, one slot each 200 ms across both: never two within a slot.
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(150);
-    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(7 * 190);
+    // Eight writes, one slot each 200 ms across both: the k-th no sooner than k slots after the start.
+    // Measured from the start, not between writes: a loaded machine may send a write late, and the
+    // next on time, but never one early.
+    for (const [k, time] of times.entries()) expect(time - start, `write ${k}`).toBeGreaterThanOrEqual(k * 190);
   });
 
   it("paces each installation on its own when they do not share the pacer (control)", async () => {
