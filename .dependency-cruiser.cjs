@@ -98,6 +98,14 @@ module.exports = {
       to: { path: "^src/config/", dependencyTypesNot: ["type-only"] },
     },
     {
+      name: "one-door-to-intake-tables",
+      severity: "error",
+      comment:
+        "Webhook intake and the embedded queue reach their tables through db/delivery-job-store.ts; its raw-SQL connection (the SQLite hot-path thread) is db's own.",
+      from: { path: "^src/", pathNot: "^src/db/" },
+      to: { path: "^src/db/(hot-path-sql|sqlite-hot-path|immediate-transactions)\\.ts$" },
+    },
+    {
       name: "folder-listed",
       severity: "error",
       comment: "Every src/ folder has a line in MAY_IMPORT (.dependency-cruiser.cjs), so its directions are decided.",

@@ -31,8 +31,7 @@ async function main(): Promise<number> {
   const logger = pino({ level: "warn" });
   const queue = await createQueue({
     redisUrl: process.env.REDIS_URL || undefined,
-    db: database.db,
-    hotPath: database.hotPath,
+    store: database.store,
     logger,
   });
   try {

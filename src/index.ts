@@ -56,11 +56,10 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
   const { env, logger } = options;
   if (!env.WEBHOOK_SECRET) throw new Error("WEBHOOK_SECRET is required to serve webhooks");
   const database = await createDatabase({ url: env.DATABASE_URL });
-  const { db, hotPath } = database;
+  const { db, store } = database;
   const queue = await createQueue({
     redisUrl: env.REDIS_URL,
-    db,
-    hotPath,
+    store,
     logger: logger.child({ component: "queue" }),
   });
   // The process's one metrics object: handed to everything that records, served at /metrics.
@@ -98,6 +97,7 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
   // again, and so is a run waiting for a dispatch job that the queue lost.
   const sweeper = createDeliverySweeper({
     db,
+    store,
     queue,
     logger,
     provider: database.target.provider,
@@ -107,7 +107,7 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
   // Every job in src/queue/jobs.ts, each input checked against its schema; a missing one fails the start.
   const handlers = jobHandlers(
     {
-      "webhook.deliver": deliverWebhook({ db, hotPath, probot }),
+      "webhook.deliver": deliverWebhook({ db, store, probot }),
       ...runs.jobHandlers,
       "repository.index": indexRepositoryJob({ db, probot, logger }),
     },
@@ -116,7 +116,7 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
   const settings = readWebSettings(env);
   const server = await createServer({
     db,
-    hotPath,
+    store,
     queue,
     logger,
     webhookPath: env.WEBHOOK_PATH,
@@ -127,8 +127,7 @@ export async function createAmistio(options: AmistioOptions): Promise<Amistio> {
     metrics,
   });
   const workerServer = await createWorkerServer({
-    db,
-    hotPath,
+    store,
     queue,
     logger,
     metrics,

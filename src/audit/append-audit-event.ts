@@ -68,10 +68,9 @@ export async function appendAuditEvent(
   };
 
   // Appenders take turns, so a burst does not become a retry storm (each lost race costs a failed
-  // insert). PostgreSQL: a transaction-scoped advisory lock, across every process. SQLite: Prisma's
-  // adapter already runs one transaction at a time per client, and a no-op write first takes the
-  // file's write lock (BEGIN IMMEDIATE, which the adapter cannot issue), so another process waits
-  // on busy_timeout instead of failing when its read of the head went stale.
+  // insert). PostgreSQL: a transaction-scoped advisory lock, across every process. SQLite: every
+  // transaction begins IMMEDIATE (db/immediate-transactions.ts), holding the file's write lock from
+  // the start, so another process waits on busy_timeout instead of reading a head that goes stale.
   // Prisma has no public accessor for the provider; the client keeps it in this field.
   const postgres = (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
 
@@ -80,7 +79,6 @@ export async function appendAuditEvent(
       return await db.$transaction(
         async (tx) => {
           if (postgres) await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
-          else await tx.$executeRawUnsafe(`UPDATE "AuditEvent" SET "seq" = "seq" WHERE 1 = 0`);
           const head = await tx.auditEvent.findFirst({ orderBy: { seq: "desc" }, select: { seq: true, hash: true } });
           const createdAt = now();
           if (Number.isNaN(createdAt.getTime())) throw new AuditEventError("the audit clock returned an invalid date");

@@ -1,12 +1,13 @@
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
-import type BetterSqlite3 from "better-sqlite3";
 import { type DatabaseTarget, databaseTarget, ensurePrivateSqliteFile, ensureSqliteFolder } from "./database-url.ts";
+import { createDeliveryJobStore, type DeliveryJobStore } from "./delivery-job-store.ts";
 import { PrismaClient as PostgresClient } from "./generated/postgres/client.ts";
 import { Prisma, PrismaClient as SqliteClient } from "./generated/sqlite/client.ts";
 import type { HotPathSql } from "./hot-path-sql.ts";
+import { immediateTransactions } from "./immediate-transactions.ts";
 import { migrate } from "./migrate.ts";
-import { startSqliteHotPath } from "./sqlite-hot-path.ts";
+import { type SqliteHotPathOptions, startSqliteHotPath } from "./sqlite-hot-path.ts";
 
 /** Both generated clients come from one schema, so they share this shape. */
 export type Db = SqliteClient;
@@ -15,8 +16,8 @@ export { Prisma };
 
 export interface Database {
   db: Db;
-  /** Raw statements for intake and the queue's per-job work (hot-path-sql.ts). */
-  hotPath: HotPathSql;
+  /** Webhook intake's and the embedded queue's door to their tables. */
+  store: DeliveryJobStore;
   target: DatabaseTarget;
   close(): Promise<void>;
 }
@@ -25,6 +26,8 @@ export interface CreateDatabaseOptions {
   url?: string;
   /** Apply pending migrations first (the default: a fresh clone starts with one command). */
   migrate?: boolean;
+  /** SQLite: told of each checkpoint (the write-ahead log copied back into the database file). */
+  onCheckpoint?: SqliteHotPathOptions["onCheckpoint"];
 }
 
 export async function createDatabase(options: CreateDatabaseOptions = {}): Promise<Database> {
@@ -38,7 +41,7 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
     db = new PostgresClient({ adapter: new PrismaPg({ connectionString: target.url }) }) as unknown as Db;
     hotPath = prismaHotPath(db);
   } else {
-    db = new SqliteClient({ adapter: new ImmediateTransactionsSqlite({ url: `file:${target.file}` }) });
+    db = new SqliteClient({ adapter: immediateTransactions(new PrismaBetterSQLite3({ url: `file:${target.file}` })) });
     // WAL lets readers run beside the writer; NORMAL syncs at checkpoints, not at every commit,
     // which WAL keeps safe against corruption. busy_timeout waits for a lock instead of failing.
     await db.$queryRawUnsafe("PRAGMA journal_mode = WAL");
@@ -47,7 +50,11 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
     // An in-memory database exists only on its one connection.
     if (target.file === ":memory:") hotPath = prismaHotPath(db);
     else {
-      hotPath = await startSqliteHotPath({ file: target.file, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
+      hotPath = await startSqliteHotPath({
+        file: target.file,
+        busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
+        onCheckpoint: options.onCheckpoint,
+      });
       // The hot-path thread copies the log back between its groups; a commit here must not stop to do it.
       await db.$queryRawUnsafe("PRAGMA wal_autocheckpoint = 0");
     }
@@ -55,7 +62,7 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
   await db.$connect();
   return {
     db,
-    hotPath,
+    store: createDeliveryJobStore(db, hotPath),
     target,
     close: async () => {
       await hotPath.close();
@@ -65,23 +72,6 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
 }
 
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
-
-/**
- * Prisma's SQLite transactions, begun IMMEDIATE instead of DEFERRED. With a second connection
- * writing (the hot-path thread, or another process), a deferred transaction that reads and then
- * writes fails with SQLITE_BUSY as soon as the other one committed in between; an immediate one
- * takes the write lock first and waits its turn. The adapter (pinned 6.19.3) begins every
- * transaction with the statement "BEGIN" on its `client`; the transaction tests fail if that changes.
- */
-class ImmediateTransactionsSqlite extends PrismaBetterSQLite3 {
-  override async connect() {
-    const adapter = await super.connect();
-    const client = (adapter as unknown as { client: BetterSqlite3.Database }).client;
-    const prepare = client.prepare.bind(client);
-    client.prepare = ((source: string) => prepare(source === "BEGIN" ? "BEGIN IMMEDIATE" : source)) as typeof prepare;
-    return adapter;
-  }
-}
 
 /** The hot path on Prisma's own pool (PostgreSQL, and an in-memory SQLite database). */
 function prismaHotPath(db: Db): HotPathSql {

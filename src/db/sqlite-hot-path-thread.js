@@ -52,16 +52,19 @@ const RESTART_PAGES = 16_384;
 // The file is cut back to this size when the log starts over, so one burst does not keep it large.
 db.pragma(`journal_size_limit = ${RESTART_PAGES * 4096}`);
 let lastCheckpoint = Date.now();
-function checkpoint() {
+/** @param {boolean} busy whether a request was waiting */
+function checkpoint(busy) {
   lastCheckpoint = Date.now();
-  const [result] = /** @type {{ log: number }[]} */ (db.pragma("wal_checkpoint(PASSIVE)"));
+  const [result] = /** @type {{ log: number, checkpointed: number }[]} */ (db.pragma("wal_checkpoint(PASSIVE)"));
   if ((result?.log ?? 0) >= RESTART_PAGES) db.pragma("wal_checkpoint(RESTART)");
+  const pages = result?.checkpointed ?? 0;
+  if (workerData.reportCheckpoints && pages > 0) port?.postMessage({ checkpoint: { busy, pages } });
 }
 // This timer runs only when the thread is free. A request already waiting means it is busy: the
 // request goes first, and `handle` copies the log once the busy interval has passed. Node delivers
 // up to a thousand messages before it runs timers again, so under steady load this may not run at all.
 const checkpoints = setInterval(() => {
-  if (!handleWaiting() && !closed) checkpoint();
+  if (!handleWaiting() && !closed) checkpoint(false);
 }, CHECKPOINT_INTERVAL_MS);
 
 /** @type {Map<string, import("better-sqlite3").Statement>} */
@@ -183,7 +186,7 @@ function handle(first) {
     group.push(next.message);
   }
   port?.postMessage(commitGroup(group));
-  if (Date.now() - lastCheckpoint >= BUSY_CHECKPOINT_INTERVAL_MS) checkpoint();
+  if (Date.now() - lastCheckpoint >= BUSY_CHECKPOINT_INTERVAL_MS) checkpoint(true);
 }
 
 /** Handles the requests already waiting, if any; true if there were some. */

@@ -5,6 +5,13 @@ import type { HotPathSql } from "./hot-path-sql.ts";
 export interface SqliteHotPathOptions {
   file: string;
   busyTimeoutMs: number;
+  /** Told of each checkpoint that copied pages back; `busy` when requests were waiting meanwhile. */
+  onCheckpoint?: (checkpoint: SqliteCheckpoint) => void;
+}
+
+export interface SqliteCheckpoint {
+  busy: boolean;
+  pages: number;
 }
 
 interface Reply {
@@ -31,8 +38,9 @@ export class HotPathSqlError extends Error {
  * never fail because this connection wrote after they read.
  */
 export async function startSqliteHotPath(options: SqliteHotPathOptions): Promise<HotPathSql> {
+  const { onCheckpoint, ...settings } = options;
   const worker = new Worker(new URL("./sqlite-hot-path-thread.js", import.meta.url), {
-    workerData: options,
+    workerData: { ...settings, reportCheckpoints: onCheckpoint !== undefined },
     // The thread keeps no data of its own: a small young generation keeps its memory small.
     resourceLimits: { maxYoungGenerationSizeMb: 4 },
   });
@@ -41,7 +49,9 @@ export async function startSqliteHotPath(options: SqliteHotPathOptions): Promise
   let failure: Error | undefined;
 
   // The thread answers a whole committed group in one message.
-  const settle = (replies: Reply[]) => {
+  const settle = (message: Reply[] | { checkpoint: SqliteCheckpoint }) => {
+    if (!Array.isArray(message)) return onCheckpoint?.(message.checkpoint);
+    const replies = message;
     for (const reply of replies) {
       const request = pending.get(reply.id);
       if (!request) continue;

@@ -1,14 +1,13 @@
 import type { Logger } from "pino";
-import type { Db } from "../db/create-database.ts";
-import type { HotPathSql } from "../db/hot-path-sql.ts";
+import type { JobStore } from "../db/delivery-job-store.ts";
 import { createEmbeddedQueue } from "./embedded-queue.ts";
 import type { JobQueue } from "./job-queue.ts";
 
 export interface CreateQueueOptions {
   /** Set (REDIS_URL) for BullMQ on Redis; unset for the queue embedded in the database. */
   redisUrl?: string;
-  db: Db;
-  hotPath: HotPathSql;
+  /** Where the embedded queue keeps its jobs. */
+  store: JobStore;
   logger: Logger;
 }
 
@@ -18,5 +17,5 @@ export async function createQueue(options: CreateQueueOptions): Promise<JobQueue
     const { createBullmqQueue } = await import("./bullmq-queue.ts");
     return createBullmqQueue({ redisUrl: options.redisUrl, logger: options.logger });
   }
-  return createEmbeddedQueue({ db: options.db, hotPath: options.hotPath, logger: options.logger });
+  return createEmbeddedQueue({ store: options.store, logger: options.logger });
 }

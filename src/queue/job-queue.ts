@@ -1,4 +1,4 @@
-import type { Prisma } from "../db/create-database.ts";
+import type { JobRecord } from "../db/delivery-job-store.ts";
 import { type JobWaits, NO_WAITS } from "./retry-later.ts";
 
 /** Tries before a job is kept as failed, unless `EnqueueOptions.maxAttempts` says otherwise. */
@@ -90,40 +90,16 @@ export interface EnqueueResult {
   created: boolean;
 }
 
-export interface GuardedJob extends NewJob {
-  /** A query: when it finds a row, the job is not queued. */
-  unlessFound?: Prisma.Sql;
-}
-
 /**
- * Queueing a job inside the caller's own transaction, offered only by a queue whose jobs live in the
- * app's database (the embedded one): a record and the job that acts on it are stored together or
- * not at all, in one round trip.
+ * Storing a job in the caller's own transaction, offered only by a queue whose jobs live in the app's
+ * database (the embedded one): a record and the job that acts on it are stored together or not at
+ * all, in one round trip (`db/delivery-job-store.ts`).
  */
 export interface SameDatabaseEnqueue {
-  /**
-   * The statements that queue the job, to run in this order in one transaction; the first returns
-   * its id when it queued it. A taken key leaves the job out, as does `unlessFound`.
-   */
-  insertStatements(job: GuardedJob): Prisma.Sql[];
-  /** To call once the transaction committed, with the jobs it queued: wakes this process's worker. */
-  queued(jobs: readonly NewJob[]): void;
-}
-
-/**
- * Each job's id, or undefined where its statements left it out, from the rows a transaction of
- * `insertStatements` returned: `written` holds them for every job's statements in turn.
- */
-export function queuedJobIds(
-  statements: readonly Prisma.Sql[][],
-  written: readonly unknown[][],
-): (string | undefined)[] {
-  let first = 0;
-  return statements.map((jobStatements) => {
-    const [row] = written[first] as { id: string }[];
-    first += jobStatements.length;
-    return row?.id;
-  });
+  /** The job as this queue stores it. */
+  jobRecord(job: NewJob): JobRecord;
+  /** To call once the transaction committed, with the jobs it stored: wakes this process's worker. */
+  queued(jobs: readonly JobRecord[]): void;
 }
 
 /** What became of a keyed job, in the words of both drivers. */

@@ -84,7 +84,7 @@ export function enqueueJob<N extends JobName>(
   return queue.enqueue(name, data, { ...options, maxAttempts: JOBS[name].maxAttempts });
 }
 
-/** A job to queue with others (`enqueueMany`, the embedded queue's `insertStatements`). */
+/** A job to queue with others (`enqueueMany`, or stored with a delivery by `SameDatabaseEnqueue`). */
 export function newJob<N extends JobName>(
   name: N,
   data: JobInput<N>,

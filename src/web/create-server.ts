@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Db } from "../db/create-database.ts";
-import type { HotPathSql } from "../db/hot-path-sql.ts";
+import type { DeliveryJobStore } from "../db/delivery-job-store.ts";
 import type { Metrics } from "../metrics/amistio-metrics.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 import { type RunnerApiOptions, runnerApi } from "../runs/runner-api.ts";
@@ -13,7 +13,7 @@ import { type WebAppOptions, webApp } from "./web-app.ts";
 
 export interface CreateServerOptions {
   db: Db;
-  hotPath: HotPathSql;
+  store: DeliveryJobStore;
   queue: JobQueue;
   logger: Logger;
   webhookPath: string;
@@ -56,7 +56,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   app.decorate("webhookCounters", webhookCounters);
 
   const { metrics } = options;
-  await app.register(healthRoutes, { db: options.db, hotPath: options.hotPath, queue: options.queue });
+  await app.register(healthRoutes, { store: options.store, queue: options.queue });
   await app.register(metricsRoute, { metrics, token: options.metricsToken });
 
   await app.register(webhookRoute, {
@@ -64,10 +64,10 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     counters: webhookCounters,
     metrics,
     secret: options.webhookSecret,
-    hotPath: options.hotPath,
+    store: options.store,
     recorder: createDeliveryRecorder({
       db: options.db,
-      hotPath: options.hotPath,
+      store: options.store,
       queue: options.queue,
       logger: options.logger,
     }),

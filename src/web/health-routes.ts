@@ -1,11 +1,9 @@
 import type { FastifyInstance } from "fastify";
-import { type Db, Prisma } from "../db/create-database.ts";
-import type { HotPathSql } from "../db/hot-path-sql.ts";
+import type { DeliveryJobStore } from "../db/delivery-job-store.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 
 export interface HealthRoutesOptions {
-  db: Db;
-  hotPath: HotPathSql;
+  store: Pick<DeliveryJobStore, "ping">;
   queue: Pick<JobQueue, "ping">;
 }
 
@@ -14,12 +12,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
   // Liveness only: anyone can reach it, so it says nothing else. Counts are at /metrics, behind a token.
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (request, reply) => {
-    // Both connections: on SQLite, intake writes through the hot-path thread, the rest through Prisma.
-    const bothConnections = Promise.all([
-      options.db.$queryRawUnsafe("SELECT 1"),
-      options.hotPath.query(Prisma.sql`SELECT 1`),
-    ]);
-    const checks = await Promise.allSettled([bothConnections, options.queue.ping()]);
+    const checks = await Promise.allSettled([options.store.ping(), options.queue.ping()]);
     const [database, queue] = checks.map((check) => (check.status === "fulfilled" ? "ok" : "unreachable"));
     const ready = database === "ok" && queue === "ok";
     if (!ready) request.log.warn({ database, queue }, "not ready");

@@ -22,7 +22,7 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
     bodyLimit: 1024,
     return503OnClosing: true,
   });
-  await app.register(healthRoutes, { db: options.db, hotPath: options.hotPath, queue: options.queue });
+  await app.register(healthRoutes, { store: options.store, queue: options.queue });
   await app.register(metricsRoute, { metrics: options.metrics, token: options.metricsToken });
   return app;
 }

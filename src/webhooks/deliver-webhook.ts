@@ -1,7 +1,7 @@
 import type { EmitterWebhookEvent } from "@octokit/webhooks";
 import type { Probot } from "probot";
-import { type Db, Prisma } from "../db/create-database.ts";
-import type { HotPathSql } from "../db/hot-path-sql.ts";
+import type { Db } from "../db/create-database.ts";
+import type { IntakeStore } from "../db/delivery-job-store.ts";
 import { deliveryTries } from "../github/on-event.ts";
 import { type JobContext, PermanentJobError } from "../queue/job-queue.ts";
 import type { JobInput, TypedJobHandler } from "../queue/jobs.ts";
@@ -9,7 +9,7 @@ import { reportFailedDelivery } from "../tasks/report-failed-delivery.ts";
 
 export interface DeliverWebhookOptions {
   db: Db;
-  hotPath: HotPathSql;
+  store: IntakeStore;
   probot: Probot;
 }
 
@@ -19,7 +19,7 @@ export interface DeliverWebhookOptions {
  * and `failed` after the last one (or at once when retrying cannot help), so a redelivery or the
  * operator's replay can queue it again.
  */
-export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): TypedJobHandler<"webhook.deliver"> {
+export function deliverWebhook({ db, store, probot }: DeliverWebhookOptions): TypedJobHandler<"webhook.deliver"> {
   return async (data, job) => {
     // The input was checked against its schema (src/queue/jobs.ts) before this runs.
     const { deliveryId, event } = data;
@@ -30,16 +30,14 @@ export function deliverWebhook({ db, hotPath, probot }: DeliverWebhookOptions): 
     if (payload === undefined) return;
     const received = { id: deliveryId, name: event, payload } as EmitterWebhookEvent;
     try {
-      if (await dropUnreachable(hotPath, probot, received)) return;
+      if (await dropUnreachable(store, probot, received)) return;
       // The handlers Probot calls get this try (attempt, waits) from onEvent, by the delivery id.
       await deliveryTries(probot).run(deliveryId, job, () => probot.receive(received));
     } catch (error) {
       return failed(db, probot, deliveryId, error, job, payload);
     }
     // The payload kept for BullMQ goes once the delivery is handled.
-    await hotPath.execute(Prisma.sql`
-      UPDATE "WebhookDelivery" SET "status" = 'done', "error" = NULL, "payload" = NULL, "handledAt" = ${new Date()}
-      WHERE "id" = ${deliveryId}`);
+    await store.settleDelivery(deliveryId, "done", null, new Date());
   };
 }
 
@@ -120,15 +118,12 @@ const UNREACHABLE = "installation not reachable";
  * would act as that installation (create a workspace, move the repository into it) and read every 404
  * its token request gets as "no such file" or "no permission". Recorded `ignored`, with one log line.
  */
-async function dropUnreachable(hotPath: HotPathSql, probot: Probot, received: EmitterWebhookEvent): Promise<boolean> {
+async function dropUnreachable(store: IntakeStore, probot: Probot, received: EmitterWebhookEvent): Promise<boolean> {
   const { action, installation } = received.payload as { action?: unknown; installation?: { id?: unknown } };
   const installationId = installation?.id;
   if (typeof installationId !== "number" || revokesAccess(received.name, action)) return false;
   if (await installationReachable(probot, installationId)) return false;
-  await hotPath.execute(Prisma.sql`
-    UPDATE "WebhookDelivery"
-    SET "status" = 'ignored', "error" = ${UNREACHABLE}, "payload" = NULL, "handledAt" = ${new Date()}
-    WHERE "id" = ${received.id}`);
+  await store.settleDelivery(received.id, "ignored", UNREACHABLE, new Date());
   probot.log.warn(
     { deliveryId: received.id, event: received.name, installationId, status: "ignored" },
     "webhook dropped: installation not reachable (GitHub answered 404 to its token request)",

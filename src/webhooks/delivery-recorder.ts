@@ -1,12 +1,9 @@
 import type { Logger } from "pino";
-import { type Db, Prisma } from "../db/create-database.ts";
-import type { HotPathSql } from "../db/hot-path-sql.ts";
+import type { Db } from "../db/create-database.ts";
+import { type DeliveryRecord, deliveryJobKey, type IntakeStore } from "../db/delivery-job-store.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
-import { type EnqueueResult, type JobQueue, type NewJob, queuedJobIds } from "../queue/job-queue.ts";
+import type { EnqueueResult, JobQueue, NewJob } from "../queue/job-queue.ts";
 import { newJob } from "../queue/jobs.ts";
-
-/** A delivery's job key: queueing it again while its job is queued, running or completed does nothing. */
-export const deliveryJobKey = (deliveryId: string): string => `delivery:${deliveryId}`;
 
 /**
  * The job of a delivery whose payload is kept on its row: all BullMQ holds, so that a Redis that
@@ -34,7 +31,7 @@ export type RecordOutcome =
 
 export interface DeliveryRecorderOptions {
   db: Db;
-  hotPath: HotPathSql;
+  store: IntakeStore;
   queue: JobQueue;
   logger: Logger;
   /** Most deliveries written in one go; more wait for the next flush. */
@@ -73,7 +70,7 @@ function deliverJob(delivery: IncomingDelivery): NewJob {
  * transactions into a few larger ones (group commit); when idle a batch is one delivery.
  */
 export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
-  const { db, hotPath, queue, logger } = options;
+  const { db, store, queue, logger } = options;
   const maxBatch = options.maxBatch ?? 200;
   const requeueAfterMs = options.requeueAfterMs ?? DEFAULT_REQUEUE_AFTER_MS;
   // When the queue is elsewhere (BullMQ), the row is the outbox: it keeps the payload until the
@@ -81,12 +78,11 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
   const keepPayload = !queue.sameDatabase;
   const jobOf = (delivery: IncomingDelivery): NewJob =>
     keepPayload ? storedDeliveryJob(delivery.deliveryId, delivery.event) : deliverJob(delivery);
-  const rowOf = ({ deliveryId, event, action, installationId, body }: IncomingDelivery) => ({
+  const recordOf = ({ deliveryId, event, action, installationId, body }: IncomingDelivery): DeliveryRecord => ({
     id: deliveryId,
     event,
     action,
     installationId,
-    status: "queued",
     payload: keepPayload ? body : null,
   });
   let waiting: Pending[] = [];
@@ -121,48 +117,20 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
       else unique.set(pending.delivery.deliveryId, pending);
     }
     const candidates = [...unique.values()];
-    const receivedAt = new Date();
-    const values = candidates.map(({ delivery: d }) =>
-      keepPayload
-        ? Prisma.sql`(${d.deliveryId}, ${d.event}, ${d.action}, ${d.installationId}, 'queued', ${receivedAt}, ${d.body})`
-        : Prisma.sql`(${d.deliveryId}, ${d.event}, ${d.action}, ${d.installationId}, 'queued', ${receivedAt})`,
-    );
-    const insertDeliveries = keepPayload
-      ? Prisma.sql`
-      INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt", "payload")
-      VALUES ${Prisma.join(values)}
-      ON CONFLICT DO NOTHING
-      RETURNING "id"`
-      : Prisma.sql`
-      INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt")
-      VALUES ${Prisma.join(values)}
-      ON CONFLICT DO NOTHING
-      RETURNING "id"`;
-    const inserted = new Set<string>();
-    const withJob = new Set<Pending>();
-    if (queue.sameDatabase) {
-      const jobs = candidates.map(({ delivery }) => ({
-        ...deliverJob(delivery),
-        // Only a delivery seen for the first time is acted on. The jobs go first, so that this
-        // check runs before the deliveries are inserted.
-        unlessFound: Prisma.sql`SELECT 1 FROM "WebhookDelivery" WHERE "id" = ${delivery.deliveryId}`,
-      }));
-      const statements = jobs.map(queue.sameDatabase.insertStatements);
-      const written = await hotPath.transaction([...statements.flat(), insertDeliveries]);
-      for (const row of written.at(-1) as { id: string }[]) inserted.add(row.id);
-      const queued = queuedJobIds(statements, written).map((id) => id !== undefined);
-      for (const [index, pending] of candidates.entries()) if (queued[index]) withJob.add(pending);
-      queue.sameDatabase.queued(jobs.filter((_, index) => queued[index]));
-    } else {
-      for (const row of await hotPath.query<{ id: string }>(insertDeliveries)) inserted.add(row.id);
-    }
-    const fresh = candidates.filter(({ delivery }) => inserted.has(delivery.deliveryId));
-    const seenBefore = candidates.filter(({ delivery }) => !inserted.has(delivery.deliveryId));
-    for (const pending of fresh) if (withJob.has(pending)) pending.resolve({ outcome: "queued", redelivered: false });
+    const records = candidates.map(({ delivery }) => recordOf(delivery));
+    const { sameDatabase } = queue;
+    // With the queue in this database, each new delivery's job is stored in the same transaction.
+    const jobs = sameDatabase && candidates.map(({ delivery }) => sameDatabase.jobRecord(deliverJob(delivery)));
+    const { stored, queued } = await store.recordDeliveries(records, new Date(), jobs || undefined);
+    if (sameDatabase && jobs) sameDatabase.queued(jobs.filter((_, index) => queued.has(records[index]!.id)));
+    const withJob = ({ delivery }: Pending) => queued.has(delivery.deliveryId);
+    const fresh = candidates.filter(({ delivery }) => stored.has(delivery.deliveryId));
+    const seenBefore = candidates.filter(({ delivery }) => !stored.has(delivery.deliveryId));
+    for (const pending of fresh) if (withJob(pending)) pending.resolve({ outcome: "queued", redelivered: false });
     // A new delivery whose job key is taken (its old delivery row was purged) goes to the queue's own
     // rules for a taken key, as every delivery does when the queue is elsewhere.
     await enqueue(
-      fresh.filter((pending) => !withJob.has(pending)),
+      fresh.filter((pending) => !withJob(pending)),
       [],
     );
     if (seenBefore.length > 0) await writeAgainstStored(seenBefore);
@@ -196,7 +164,7 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
     }
     for (const pending of fresh) {
       try {
-        await db.webhookDelivery.create({ data: rowOf(pending.delivery) });
+        await db.webhookDelivery.create({ data: { ...recordOf(pending.delivery), status: "queued" } });
       } catch (error) {
         // Recorded by another process a moment ago: that one acts on it.
         if (!isUniqueViolation(error)) throw error;

@@ -1,11 +1,13 @@
 import type { Logger } from "pino";
 import type { Db } from "../db/create-database.ts";
 import type { DatabaseTarget } from "../db/database-url.ts";
+import { deliveryJobKey, type IntakeStore } from "../db/delivery-job-store.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
-import { deliveryJobKey, storedDeliveryJob } from "./delivery-recorder.ts";
+import { storedDeliveryJob } from "./delivery-recorder.ts";
 
 export interface DeliverySweeperOptions {
   db: Db;
+  store: IntakeStore;
   queue: JobQueue;
   logger: Logger;
   provider: DatabaseTarget["provider"];
@@ -55,7 +57,7 @@ const UNFINISHED = ["queued", "retrying"];
  * the embedded queue on PostgreSQL; the embedded queue on SQLite runs in one process.
  */
 export function createDeliverySweeper(options: DeliverySweeperOptions) {
-  const { db, queue, provider } = options;
+  const { db, store, queue, provider } = options;
   const logger = options.logger.child({ component: "delivery-sweeper" });
   const intervalMs = options.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
   const graceMs = options.graceMs ?? DEFAULT_SWEEP_GRACE_MS;
@@ -67,15 +69,7 @@ export function createDeliverySweeper(options: DeliverySweeperOptions) {
 
   /** Unfinished deliveries older than the grace, in id order after `after`, that may lack a live job. */
   async function candidates(cutoff: Date, after: string): Promise<{ id: string; event: string }[]> {
-    if (queue.sameDatabase) {
-      // Jobs in this database: only deliveries whose job is not queued or running are worth a look,
-      // so a backlog of waiting jobs costs one query, not a look-up per delivery.
-      return db.$queryRaw<{ id: string; event: string }[]>`
-        SELECT d."id", d."event" FROM "WebhookDelivery" d
-        WHERE d."status" IN ('queued', 'retrying') AND d."receivedAt" < ${cutoff} AND d."id" > ${after}
-          AND NOT EXISTS (SELECT 1 FROM "Job" j WHERE j."key" = 'delivery:' || d."id" AND j."status" IN ('queued', 'running'))
-        ORDER BY d."id" LIMIT ${batchSize}`;
-    }
+    if (queue.sameDatabase) return store.deliveriesWithoutLiveJob(cutoff, after, batchSize);
     return db.webhookDelivery.findMany({
       where: { status: { in: UNFINISHED }, receivedAt: { lt: cutoff }, id: { gt: after } },
       orderBy: { id: "asc" },

@@ -1,7 +1,8 @@
 import type { Db } from "../db/create-database.ts";
+import { deliveryJobKey } from "../db/delivery-job-store.ts";
 import type { JobQueue, KeyedJobState, NewJob } from "../queue/job-queue.ts";
 import { storedJob } from "../queue/jobs.ts";
-import { deliveryJobKey, storedDeliveryJob } from "./delivery-recorder.ts";
+import { storedDeliveryJob } from "./delivery-recorder.ts";
 
 /** An unfinished delivery this long after it arrived is stuck: the sweeper would have queued it by now. */
 export const STUCK_AFTER_MS = 5 * 60_000;

@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from "fastify";
-import { Prisma } from "../db/create-database.ts";
-import type { HotPathSql } from "../db/hot-path-sql.ts";
+import type { IntakeStore } from "../db/delivery-job-store.ts";
 import { type Metrics, secondsSince } from "../metrics/amistio-metrics.ts";
 import type { DeliveryRecorder, IncomingDelivery } from "./delivery-recorder.ts";
 import { isHandledEvent } from "./handled-events.ts";
@@ -35,7 +34,7 @@ export interface WebhookRouteOptions {
   /** The same counts by event, and the time to each 2xx answer, served at /metrics. */
   metrics: Pick<Metrics, "countDelivery" | "observeWebhookResponse">;
   secret: string;
-  hotPath: HotPathSql;
+  store: IntakeStore;
   recorder: DeliveryRecorder;
   /** Defaults to MAX_UNVERIFIED_BYTES. */
   maxUnverifiedBytes?: number;
@@ -51,7 +50,7 @@ const CONTENT_LENGTH = /^\d{1,15}$/;
  * GitHub or an AI model, so the 2xx is well inside GitHub's 10 s limit.
  */
 export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
-  const { hotPath, recorder, secret, counters, metrics } = options;
+  const { store, recorder, secret, counters, metrics } = options;
   const budget = createUnverifiedBudget(options.maxUnverifiedBytes ?? MAX_UNVERIFIED_BYTES);
   const count = (event: string | undefined, outcome: WebhookOutcome) => {
     counters[outcome]++;
@@ -155,11 +154,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       }
       if (!isHandledEvent(event)) {
         count(event, "ignored");
-        const at = new Date();
-        await hotPath.execute(Prisma.sql`
-          INSERT INTO "WebhookDelivery" ("id", "event", "action", "installationId", "status", "receivedAt", "handledAt")
-          VALUES (${deliveryId}, ${event}, ${action}, ${installationId}, 'ignored', ${at}, ${at})
-          ON CONFLICT DO NOTHING`);
+        await store.recordIgnoredDelivery({ id: deliveryId, event, action, installationId, payload: null }, new Date());
         request.log.info(aboutDelivery, "webhook ignored: Amistio does not handle this event");
         metrics.observeWebhookResponse("ignored", secondsSince(started));
         return reply.code(202).send({ status: "ignored" });

@@ -1,4 +1,6 @@
+import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AuditEventError, appendAuditEvent, MAX_AUDIT_DATA_BYTES } from "../../../src/audit/append-audit-event.ts";
@@ -6,6 +8,8 @@ import { GENESIS_HASH, hashAuditEvent } from "../../../src/audit/hash-audit-even
 import { verifyAuditChain } from "../../../src/audit/verify-audit-chain.ts";
 import type { Db } from "../../../src/db/create-database.ts";
 import { createTestDatabase, PROVIDERS, type TestDatabase } from "../../helpers/test-database.ts";
+
+const APPEND_SCRIPT = fileURLToPath(new URL("../../fixtures/audit/append-events.ts", import.meta.url));
 
 describe.each(PROVIDERS)("audit chain on %s", (provider) => {
   let database: TestDatabase;
@@ -90,6 +94,30 @@ describe.each(PROVIDERS)("audit chain on %s", (provider) => {
     expect(await db.auditEvent.count()).toBe(30);
     expect(await verifyAuditChain(db, { batchSize: 7 })).toEqual({ ok: true, length: 30 });
   });
+
+  it("keeps the chain whole when another process appends at the same time", async () => {
+    // On SQLite the other process has its own connection to the file: its transaction must wait for
+    // this one's write lock rather than read a head that is about to move.
+    const other = spawn(process.execPath, ["--import", "tsx", APPEND_SCRIPT], {
+      env: { ...process.env, DATABASE_URL: database.url, COUNT: "30" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let errors = "";
+    other.stderr.on("data", (chunk) => {
+      errors += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => other.on("exit", resolve));
+    const ours = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        appendAuditEvent(db, { workspaceId: "ws-a", action: "run.dispatched", data: { i } }),
+      ),
+    );
+    expect(await exited, errors).toBe(0);
+    expect(ours).toHaveLength(30);
+    const seqs = (await db.auditEvent.findMany({ select: { seq: true }, orderBy: { seq: "asc" } })).map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(await verifyAuditChain(db)).toEqual({ ok: true, length: 60 });
+  }, 60_000);
 
   // The advisory lock is PostgreSQL's; SQLite serialises writers by its file lock.
   if (provider === "postgresql")

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createDatabase, Prisma } from "../../../src/db/create-database.ts";
+import { createDatabase } from "../../../src/db/create-database.ts";
 
 const modeOf = (file: string) => statSync(file).mode & 0o777;
 
@@ -22,8 +22,9 @@ describe("the SQLite file is private to its owner", () => {
     const database = await createDatabase({ url: `file:${file}` });
     try {
       // Both connections write, so the write-ahead log and the shared-memory index exist.
-      await database.hotPath.execute(
-        Prisma.sql`INSERT INTO "WebhookDelivery" ("id", "event", "status", "receivedAt") VALUES ('mode-test', 'issues', 'queued', ${new Date()})`,
+      await database.store.recordIgnoredDelivery(
+        { id: "mode-test", event: "issues", action: null, installationId: null, payload: null },
+        new Date(),
       );
       await database.db.webhookDelivery.count();
       for (const path of [file, `${file}-wal`, `${file}-shm`]) {

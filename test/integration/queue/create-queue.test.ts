@@ -13,7 +13,7 @@ describe("createQueue", () => {
   });
 
   it("keeps jobs in the database when no Redis URL is set", async () => {
-    const queue = await createQueue({ db: database.db, hotPath: database.hotPath, logger: silentLogger });
+    const queue = await createQueue({ store: database.store, logger: silentLogger });
     expect(queue.driver).toBe("embedded");
     await queue.ping();
     await queue.close();
@@ -22,8 +22,7 @@ describe("createQueue", () => {
   it("uses BullMQ on Redis when a Redis URL is set", async () => {
     const queue = await createQueue({
       redisUrl: REDIS_TEST_URL,
-      db: database.db,
-      hotPath: database.hotPath,
+      store: database.store,
       logger: silentLogger,
     });
     expect(queue.driver).toBe("bullmq");

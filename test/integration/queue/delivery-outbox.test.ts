@@ -70,9 +70,9 @@ describe.each<Provider>(["postgresql", "sqlite"])("BullMQ beside %s: the databas
   } as unknown as Probot;
 
   async function startWorker(queue: JobQueue): Promise<void> {
-    const { db, hotPath } = database;
+    const { db, store } = database;
     await queue.startWorker(
-      { "webhook.deliver": checkedJobHandler("webhook.deliver", deliverWebhook({ db, hotPath, probot })) },
+      { "webhook.deliver": checkedJobHandler("webhook.deliver", deliverWebhook({ db, store, probot })) },
       { concurrency: 4 },
     );
   }
@@ -80,14 +80,21 @@ describe.each<Provider>(["postgresql", "sqlite"])("BullMQ beside %s: the databas
   const recorderOn = (queue: JobQueue, requeueAfterMs = 0) =>
     createDeliveryRecorder({
       db: database.db,
-      hotPath: database.hotPath,
+      store: database.store,
       queue,
       logger: silentLogger,
       requeueAfterMs,
     });
 
   const sweeperOn = (queue: JobQueue) =>
-    createDeliverySweeper({ db: database.db, queue, logger: silentLogger, provider, graceMs: 0 });
+    createDeliverySweeper({
+      db: database.db,
+      store: database.store,
+      queue,
+      logger: silentLogger,
+      provider,
+      graceMs: 0,
+    });
 
   const row = (id: string) => database.db.webhookDelivery.findUniqueOrThrow({ where: { id } });
   const allDone = (ids: string[]) => async () =>
@@ -287,10 +294,10 @@ describe.each<Provider>(["sqlite", "postgresql"])("the embedded queue on %s: del
 
   it("marks failed a delivery whose worker died on its last try, once swept", async () => {
     database = await createTestDatabase(provider);
-    const { db, hotPath } = database;
-    queue = createEmbeddedQueue({ db, hotPath, logger: silentLogger, queueName: uniqueName() });
+    const { db, store } = database;
+    queue = createEmbeddedQueue({ store, logger: silentLogger, queueName: uniqueName() });
     const delivery = incoming();
-    await createDeliveryRecorder({ db, hotPath, queue, logger: silentLogger }).record(delivery);
+    await createDeliveryRecorder({ db, store, queue, logger: silentLogger }).record(delivery);
     // What the queue leaves when the worker running the last try dies: the job failed, the delivery retrying.
     await db.webhookDelivery.update({ where: { id: delivery.deliveryId }, data: { status: "retrying" } });
     await db.job.updateMany({
@@ -300,7 +307,7 @@ describe.each<Provider>(["sqlite", "postgresql"])("the embedded queue on %s: del
         lastError: "the worker running its last attempt stopped before finishing (lease expired)",
       },
     });
-    const sweeper = createDeliverySweeper({ db, queue, logger: silentLogger, provider, graceMs: 0 });
+    const sweeper = createDeliverySweeper({ db, store, queue, logger: silentLogger, provider, graceMs: 0 });
     expect(await sweeper.sweep()).toEqual({ requeued: [], failed: [delivery.deliveryId], done: [] });
     expect(await db.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.deliveryId } })).toMatchObject({
       status: "failed",
@@ -310,18 +317,18 @@ describe.each<Provider>(["sqlite", "postgresql"])("the embedded queue on %s: del
 
   it("leaves alone deliveries whose job is queued, and those younger than the grace", async () => {
     database = await createTestDatabase(provider);
-    const { db, hotPath } = database;
-    queue = createEmbeddedQueue({ db, hotPath, logger: silentLogger, queueName: uniqueName() });
-    const recorder = createDeliveryRecorder({ db, hotPath, queue, logger: silentLogger });
+    const { db, store } = database;
+    queue = createEmbeddedQueue({ store, logger: silentLogger, queueName: uniqueName() });
+    const recorder = createDeliveryRecorder({ db, store, queue, logger: silentLogger });
     await Promise.all([recorder.record(incoming()), recorder.record(incoming())]);
     await db.job.deleteMany();
-    expect(await createDeliverySweeper({ db, queue, logger: silentLogger, provider }).sweep()).toEqual({
+    expect(await createDeliverySweeper({ db, store, queue, logger: silentLogger, provider }).sweep()).toEqual({
       requeued: [],
       failed: [],
       done: [],
     });
     await recorder.record(incoming());
-    const swept = await createDeliverySweeper({ db, queue, logger: silentLogger, provider, graceMs: 0 }).sweep();
+    const swept = await createDeliverySweeper({ db, store, queue, logger: silentLogger, provider, graceMs: 0 }).sweep();
     // The two whose jobs were deleted by hand are found; the one with a queued job is not.
     expect(swept?.failed).toHaveLength(2);
   });

@@ -21,8 +21,7 @@ interface Setup {
 async function embeddedOn(provider: "sqlite" | "postgresql"): Promise<Setup> {
   const database = await createTestDatabase(provider);
   const queue = createEmbeddedQueue({
-    db: database.db,
-    hotPath: database.hotPath,
+    store: database.store,
     logger: silentLogger,
     pollIntervalMs: 50,
     backoffBaseMs: BACKOFF_BASE_MS,
@@ -90,17 +89,17 @@ describe.each(DELIVERY_SETUPS)("a delivery's status with %s", (_name, open) => {
     undefined;
 
   async function start(receive: () => Promise<void>) {
-    const { db, hotPath } = setup.database;
+    const { db, store } = setup.database;
     await setup.queue.startWorker(
       {
         "webhook.deliver": checkedJobHandler(
           "webhook.deliver",
-          deliverWebhook({ db, hotPath, probot: fakeProbot(receive) }),
+          deliverWebhook({ db, store, probot: fakeProbot(receive) }),
         ),
       },
       { concurrency: 2 },
     );
-    return createDeliveryRecorder({ db, hotPath, queue: setup.queue, logger: silentLogger });
+    return createDeliveryRecorder({ db, store, queue: setup.queue, logger: silentLogger });
   }
 
   it("is retrying, not failed, while tries remain, and done once a later try succeeded", async () => {
@@ -154,9 +153,16 @@ describe.each(DELIVERY_SETUPS)("a delivery's status with %s", (_name, open) => {
     // With BullMQ the handler reads the payload from the row and fails the delivery itself. The
     // embedded queue cannot even read the job's input (the payload is spliced into it), so it fails
     // the job at once, and the sweep settles the delivery from the job.
-    const { db } = setup.database;
+    const { db, store } = setup.database;
     const provider = setup.database.target.provider;
-    const sweeper = createDeliverySweeper({ db, queue: setup.queue, logger: silentLogger, provider, graceMs: 0 });
+    const sweeper = createDeliverySweeper({
+      db,
+      store,
+      queue: setup.queue,
+      logger: silentLogger,
+      provider,
+      graceMs: 0,
+    });
     await waitFor("the delivery to be failed", async () => {
       await sweeper.sweep();
       return (await statusOf(delivery.deliveryId))?.status === "failed";

@@ -31,8 +31,7 @@ const SETUPS = [
     async () => {
       const database = await createTestDatabase("sqlite");
       const queue = createEmbeddedQueue({
-        db: database.db,
-        hotPath: database.hotPath,
+        store: database.store,
         logger: silentLogger,
         pollIntervalMs: 50,
         backoffBaseMs: BACKOFF_BASE_MS,
@@ -71,7 +70,7 @@ describe.each(SETUPS)("operator tools for deliveries with %s", (_name, open) => 
 
   async function start() {
     ({ database, queue } = await open());
-    const { db, hotPath } = database;
+    const { db, store } = database;
     const probot = {
       receive: async (event: { id: string }) => {
         if (failing) throw new Error("GitHub is down");
@@ -80,10 +79,10 @@ describe.each(SETUPS)("operator tools for deliveries with %s", (_name, open) => 
       log: silentLogger,
     } as unknown as Probot;
     await queue.startWorker(
-      { "webhook.deliver": checkedJobHandler("webhook.deliver", deliverWebhook({ db, hotPath, probot })) },
+      { "webhook.deliver": checkedJobHandler("webhook.deliver", deliverWebhook({ db, store, probot })) },
       { concurrency: 2 },
     );
-    return createDeliveryRecorder({ db, hotPath, queue, logger: silentLogger });
+    return createDeliveryRecorder({ db, store, queue, logger: silentLogger });
   }
 
   const statusOf = async (id: string) =>
@@ -158,10 +157,10 @@ describe("npm run deliveries", () => {
 
   it("lists failed deliveries and replays those failed since a time; refuses bad arguments", async () => {
     database = await createTestDatabase("sqlite");
-    const { db, hotPath } = database;
-    const queue = createEmbeddedQueue({ db, hotPath, logger: silentLogger });
+    const { db, store } = database;
+    const queue = createEmbeddedQueue({ store, logger: silentLogger });
     const delivery = incoming();
-    await createDeliveryRecorder({ db, hotPath, queue, logger: silentLogger }).record(delivery);
+    await createDeliveryRecorder({ db, store, queue, logger: silentLogger }).record(delivery);
     // As a worker leaves it after its last failed try.
     await db.webhookDelivery.update({ where: { id: delivery.deliveryId }, data: { status: "failed", error: "boom" } });
     await db.job.updateMany({ data: { status: "failed", attempts: 5, lastError: "boom" } });

@@ -22,8 +22,7 @@ describe.each(PROVIDERS)("embedded queue on %s", (provider) => {
 
   function newQueue(queueName: string, extra: { workerId?: string; database?: Database } = {}): JobQueue {
     const queue = createEmbeddedQueue({
-      db: (extra.database ?? database).db,
-      hotPath: (extra.database ?? database).hotPath,
+      store: (extra.database ?? database).store,
       logger: silentLogger,
       queueName,
       pollIntervalMs: 20,

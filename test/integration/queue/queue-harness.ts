@@ -43,8 +43,7 @@ function embedded(provider: Provider): DriverCase {
       return {
         queue: (namespace) =>
           createEmbeddedQueue({
-            db: database.db,
-            hotPath: database.hotPath,
+            store: database.store,
             logger: silentLogger,
             queueName: namespace,
             pollIntervalMs: 50,

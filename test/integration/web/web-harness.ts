@@ -48,10 +48,10 @@ export async function startWebHarness(
   const logger = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   let queue: JobQueue | undefined;
   try {
-    queue = await createQueue({ db: database.db, hotPath: database.hotPath, logger });
+    queue = await createQueue({ store: database.store, logger });
     const server = await createServer({
       db: database.db,
-      hotPath: database.hotPath,
+      store: database.store,
       queue,
       logger,
       webhookPath: "/api/github/webhooks",

@@ -23,7 +23,7 @@ interface Setup {
 
 async function embeddedOn(provider: "sqlite" | "postgresql"): Promise<Setup> {
   const database = await createTestDatabase(provider);
-  const queue = createEmbeddedQueue({ db: database.db, hotPath: database.hotPath, logger: silentLogger });
+  const queue = createEmbeddedQueue({ store: database.store, logger: silentLogger });
   return {
     database,
     queue,
@@ -88,7 +88,7 @@ describe.each([
   const recorder = () =>
     createDeliveryRecorder({
       db: setup.database.db,
-      hotPath: setup.database.hotPath,
+      store: setup.database.store,
       queue: setup.queue,
       logger: silentLogger,
     });
@@ -156,8 +156,8 @@ describe("recording deliveries with the embedded queue", () => {
   const recorderOn = (db: TestDatabase) =>
     createDeliveryRecorder({
       db: db.db,
-      hotPath: db.hotPath,
-      queue: createEmbeddedQueue({ db: db.db, hotPath: db.hotPath, logger: silentLogger }),
+      store: db.store,
+      queue: createEmbeddedQueue({ store: db.store, logger: silentLogger }),
       logger: silentLogger,
     });
 
@@ -175,9 +175,9 @@ describe("recording deliveries with the embedded queue", () => {
 
   it("writes a delivery and its job together: when the delivery cannot be stored, its job is not", async () => {
     database = await createTestDatabase("sqlite");
-    const { db, hotPath } = database;
+    const { db } = database;
     // The job's insert comes first in the transaction, so this failure must undo it.
-    await hotPath.execute(
+    await db.$executeRaw(
       Prisma.sql`CREATE TRIGGER "refuse" BEFORE INSERT ON "WebhookDelivery" BEGIN SELECT RAISE(ABORT, 'disk says no'); END`,
     );
     const outcome = await recorderOn(database).record(delivery());

@@ -34,9 +34,9 @@ describe("a delivery that fails for good is visible", () => {
     github.state.refuse = (method, path) =>
       method === "POST" && path.endsWith("/reactions") ? [502, { message: "Bad Gateway secret-detail" }] : undefined;
     const payload = commentPayload(example, github, { issue: 7, author: "bob", body: "/amistio approve" });
-    const { db, hotPath } = amistio.database;
+    const { db, store } = amistio.database;
     await db.webhookDelivery.create({ data: { id: "failing-delivery", event: "issue_comment", status: "retrying" } });
-    const handler = deliverWebhook({ db, hotPath, probot: amistio.probot });
+    const handler = deliverWebhook({ db, store, probot: amistio.probot });
     const job = {
       id: "j",
       name: "webhook.deliver",
