@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import canonicalize from "canonicalize";
-import type { Db } from "../db/create-database.ts";
+import { type Db, providerOf } from "../db/create-database.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import { GENESIS_HASH, hashAuditEvent } from "./hash-audit-event.ts";
 
@@ -71,8 +71,7 @@ export async function appendAuditEvent(
   // insert). PostgreSQL: a transaction-scoped advisory lock, across every process. SQLite: every
   // transaction begins IMMEDIATE (db/immediate-transactions.ts), holding the file's write lock from
   // the start, so another process waits on busy_timeout instead of reading a head that goes stale.
-  // Prisma has no public accessor for the provider; the client keeps it in this field.
-  const postgres = (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
+  const postgres = providerOf(db) === "postgresql";
 
   for (let attempt = 1; ; attempt++) {
     try {

@@ -60,6 +60,7 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
     }
   }
   await db.$connect();
+  providers.set(db, target.provider);
   return {
     db,
     store: createDeliveryJobStore(db, hotPath),
@@ -72,6 +73,17 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
 }
 
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+// Prisma's client does not say which provider it runs on, and both clients share one type.
+const providers = new WeakMap<Db, DatabaseTarget["provider"]>();
+
+/**
+ * The provider of a client made by `createDatabase`, for the few statements that differ between
+ * them; undefined for any other object (a test's stand-in).
+ */
+export function providerOf(db: Db): DatabaseTarget["provider"] | undefined {
+  return providers.get(db);
+}
 
 /** The hot path on Prisma's own pool (PostgreSQL, and an in-memory SQLite database). */
 function prismaHotPath(db: Db): HotPathSql {
