@@ -2,8 +2,7 @@
 // below is the one place the allowed directions live for src/; docs/architecture.md and each folder's
 // README.md say the same in words. A folder may import itself and the folders listed for it, nothing
 // else in src/. The wiring files (src/index.ts, src/main.ts) may import anything and nothing imports
-// them. The packages' rules follow the table: the runner runs on users' machines, so it may reach
-// the contract package and nothing of the server.
+// them. The packages have a table of their own below.
 /** @type {Record<string, string[]>} */
 const MAY_IMPORT = {
   // Leaves.
@@ -60,6 +59,18 @@ const layerRules = folders.map((folder) => ({
   },
 }));
 
+// The workspaces under packages/, each installed apart from the server: the contract is shared by the
+// server and the runner and reaches nothing; the runner runs on users' machines and reaches only it.
+const PACKAGE_MAY_IMPORT = { contract: [], runner: ["contract"] };
+
+const packageRules = Object.entries(PACKAGE_MAY_IMPORT).map(([name, allowed]) => ({
+  name: `${name}-package-imports`,
+  severity: "error",
+  comment: `packages/${name}/ may import ${allowed.map((other) => `packages/${other}/`).join(", ") || "nothing else in the repository"} (.dependency-cruiser.cjs)`,
+  from: { path: `^packages/${name}/` },
+  to: { path: `^(src|packages/(?!(${[name, ...allowed].join("|")})/))` },
+}));
+
 module.exports = {
   forbidden: [
     {
@@ -70,20 +81,7 @@ module.exports = {
       to: { circular: true },
     },
     ...layerRules,
-    {
-      name: "contract-imports",
-      severity: "error",
-      comment: "packages/contract/ is shared by the server and the runner: it imports nothing else in the repository.",
-      from: { path: "^packages/contract/" },
-      to: { path: "^(src|packages/(?!contract/))" },
-    },
-    {
-      name: "runner-imports",
-      severity: "error",
-      comment: "packages/runner/ runs on users' machines: it may import packages/contract/ only, never server code.",
-      from: { path: "^packages/runner/" },
-      to: { path: "^(src|packages/(?!(runner|contract)/))" },
-    },
+    ...packageRules,
     {
       name: "server-not-runner",
       severity: "error",
