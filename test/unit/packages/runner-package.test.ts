@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
@@ -85,5 +87,22 @@ describe("the runner package, installed alone", () => {
       const usage = execFileSync(process.execPath, [bin, "--help"], { encoding: "utf8" });
       expect(usage, bin).toMatch(/^amistio-runner: runs Amistio's approved plans/);
     }
+  });
+});
+
+describe("the contract in the server's build", () => {
+  it("npm run build compiles it where node dist/main.js finds it first, as JavaScript", { timeout: 180_000 }, () => {
+    execFileSync("npm", ["run", "build", "--silent"], { stdio: "pipe" });
+    const fromDist = createRequire(resolve("dist/index.js"));
+    expect(fromDist.resolve("@amistio/contract/plan-hash")).toBe(
+      resolve("dist/node_modules/@amistio/contract/plan-hash.js"),
+    );
+    // Without tsx: Node 20 cannot load the contract's TypeScript, so this loads only if the build is used.
+    const loaded = execFileSync(
+      process.execPath,
+      ["--input-type=module", "-e", 'const m = await import("./dist/index.js"); console.log(typeof m.createAmistio);'],
+      { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } },
+    );
+    expect(loaded.trim()).toBe("function");
   });
 });
