@@ -1,15 +1,14 @@
-// Import boundaries of src/, checked by `npm run check` (dependency-cruiser). The table below is the
-// one place the allowed directions live; docs/architecture.md and each folder's README.md say the same
-// in words. A folder may import itself and the folders listed for it, nothing else in src/. The
-// wiring files (src/index.ts, src/main.ts) may import anything and nothing imports them.
+// Import boundaries of src/ and packages/, checked by `npm run check` (dependency-cruiser). The table
+// below is the one place the allowed directions live for src/; docs/architecture.md and each folder's
+// README.md say the same in words. A folder may import itself and the folders listed for it, nothing
+// else in src/. The wiring files (src/index.ts, src/main.ts) may import anything and nothing imports
+// them. The packages have a table of their own below.
 /** @type {Record<string, string[]>} */
 const MAY_IMPORT = {
   // Leaves.
   db: [],
   // The metric definitions (one registry per process, built in index.ts): importable by every layer that records.
   metrics: [],
-  // What the server and `amistio-runner` share (plan schema and hash, redaction, runner API).
-  contract: [],
   config: ["db"],
   // Infrastructure.
   queue: ["metrics", "config", "db"],
@@ -20,9 +19,9 @@ const MAY_IMPORT = {
   tasks: ["approvals", "github", "queue", "config", "db"],
   // indexing and planning import each other: the repository index is planning's input and is
   // still being built out; they are one layer until it settles.
-  indexing: ["planning", "contract", "tasks", "audit", "github", "queue", "config", "db"],
-  planning: ["indexing", "contract", "tasks", "approvals", "audit", "github", "queue", "metrics", "config", "db"],
-  runs: ["contract", "tasks", "approvals", "audit", "github", "queue", "config", "db"],
+  indexing: ["planning", "tasks", "audit", "github", "queue", "config", "db"],
+  planning: ["indexing", "tasks", "approvals", "audit", "github", "queue", "metrics", "config", "db"],
+  runs: ["tasks", "approvals", "audit", "github", "queue", "config", "db"],
   privacy: ["audit", "config", "db"],
   auth: ["privacy", "audit", "config", "db"],
   // Installations, their repositories, and internal users for GitHub accounts.
@@ -38,27 +37,11 @@ const MAY_IMPORT = {
     "audit",
     "github",
     "queue",
-    "contract",
     "metrics",
     "config",
     "db",
   ],
-  web: [
-    "webhooks",
-    "runs",
-    "planning",
-    "auth",
-    "privacy",
-    "tasks",
-    "audit",
-    "queue",
-    "contract",
-    "metrics",
-    "config",
-    "db",
-  ],
-  // The CLI that runs on users' machines: the shared contract only.
-  runner: ["contract"],
+  web: ["webhooks", "runs", "planning", "auth", "privacy", "tasks", "audit", "queue", "metrics", "config", "db"],
   // Process start: Node check, setup mode, the logger.
   startup: ["config"],
 };
@@ -72,12 +55,20 @@ const layerRules = folders.map((folder) => ({
   from: { path: `^src/${folder}/` },
   to: {
     path: "^src/",
-    pathNot: [
-      `^src/(${[folder, ...MAY_IMPORT[folder]].join("|")})/`,
-      // The runner contract names the agents the settings allow (a type, gone at run time).
-      ...(folder === "contract" ? ["^src/config/repo-settings\\.ts$"] : []),
-    ],
+    pathNot: `^src/(${[folder, ...MAY_IMPORT[folder]].join("|")})/`,
   },
+}));
+
+// The workspaces under packages/, each installed apart from the server: the contract is shared by the
+// server and the runner and reaches nothing; the runner runs on users' machines and reaches only it.
+const PACKAGE_MAY_IMPORT = { contract: [], runner: ["contract"] };
+
+const packageRules = Object.entries(PACKAGE_MAY_IMPORT).map(([name, allowed]) => ({
+  name: `${name}-package-imports`,
+  severity: "error",
+  comment: `packages/${name}/ may import ${allowed.map((other) => `packages/${other}/`).join(", ") || "nothing else in the repository"} (.dependency-cruiser.cjs)`,
+  from: { path: `^packages/${name}/` },
+  to: { path: `^(src|packages/(?!(${[name, ...allowed].join("|")})/))` },
 }));
 
 module.exports = {
@@ -86,16 +77,24 @@ module.exports = {
       name: "no-circular",
       severity: "error",
       comment: "Modules must not import each other in a circle, type-only imports included.",
-      from: { path: "^src/" },
+      from: { path: "^(src|packages)/" },
       to: { circular: true },
     },
     ...layerRules,
+    ...packageRules,
     {
-      name: "contract-runtime",
+      name: "server-not-runner",
       severity: "error",
-      comment: "contract/ may name config's agent list as a type only: the runner must not load server code.",
-      from: { path: "^src/contract/" },
-      to: { path: "^src/config/", dependencyTypesNot: ["type-only"] },
+      comment: "The server may use the contract package but not the runner's code.",
+      from: { path: "^src/" },
+      to: { path: "^packages/runner/" },
+    },
+    {
+      name: "package-dependencies",
+      severity: "error",
+      comment: "A package imports only npm packages its own package.json lists as dependencies: it is installed alone.",
+      from: { path: "^packages/" },
+      to: { dependencyTypes: ["npm-no-pkg", "npm-unknown", "npm-dev", "npm-optional", "npm-peer"] },
     },
     {
       name: "one-door-to-intake-tables",

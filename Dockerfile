@@ -20,6 +20,9 @@ WORKDIR /app
 # --- Production dependencies only ----------------------------------------------------------------
 FROM toolchain AS deps
 COPY package.json package-lock.json ./
+# The workspaces' manifests: npm ci installs their dependencies too (the server needs the contract's).
+COPY packages/contract/package.json ./packages/contract/
+COPY packages/runner/package.json ./packages/runner/
 # --ignore-scripts: the postinstall runs the Prisma CLI (a dev dependency) to generate the client,
 # which the build stage does instead; only better-sqlite3's native build is needed here.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
@@ -31,11 +34,15 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 # --- Build: generate the Prisma clients and compile TypeScript to dist/ ---------------------------
 FROM toolchain AS build
 COPY package.json package-lock.json ./
+COPY packages/contract/package.json ./packages/contract/
+COPY packages/runner/package.json ./packages/runner/
 COPY prisma ./prisma
 COPY prisma.config.ts ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The build compiles the contract into dist/node_modules/@amistio/contract, which the runtime loads.
+COPY packages/contract ./packages/contract
 RUN npm run build
 
 # --- Runtime ---------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-import { planContentHash } from "../src/contract/plan-hash.ts";
-import type { Plan } from "../src/contract/plan-schema.ts";
+import { planContentHash } from "@amistio/contract/plan-hash";
+import type { Plan } from "@amistio/contract/plan-schema";
 import { commentPayload, serveFakeGithub } from "../test/helpers/fake-github.ts";
 import { webhookExample } from "../test/helpers/webhook-examples.ts";
 import { startBenchAmistio } from "./start-bench-amistio.ts";

@@ -1,6 +1,6 @@
+import type { Plan } from "@amistio/contract/plan-schema";
 import { createApprovalPolicy } from "../approvals/approval-policy.ts";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
-import type { Plan } from "../contract/plan-schema.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import { planCommentMarker } from "../planning/render-plan-comment.ts";
 import { checkShownPlan, type ShownPlanProblem } from "../planning/shown-plan.ts";

@@ -1,11 +1,10 @@
+import { AGENTS } from "@amistio/contract/runner-contract";
 import { type core, z } from "zod";
 
 export const REPO_SETTINGS_FILE = ".github/amistio.yml";
 
 export const PERMISSIONS = ["read", "triage", "write", "maintain", "admin"] as const;
 export type Permission = (typeof PERMISSIONS)[number];
-
-export const AGENTS = ["codex", "claude-code", "aider", "command"] as const;
 
 // GitHub's own rules for user logins and "org/team-slug" references.
 const LOGIN = /^[A-Za-z\d](?:[A-Za-z\d]|-(?=[A-Za-z\d])){0,38}$/;

@@ -1,6 +1,6 @@
+import { planContentHash } from "@amistio/contract/plan-hash";
+import { type Plan, planSchema } from "@amistio/contract/plan-schema";
 import { choosePlannerProvider } from "../config/repo-settings.ts";
-import { planContentHash } from "../contract/plan-hash.ts";
-import { type Plan, planSchema } from "../contract/plan-schema.ts";
 import { postComment } from "../github/post-comment.ts";
 import { repositorySnapshot } from "../indexing/repository-index.ts";
 import type { ContextComment } from "./gather-context.ts";

@@ -1,6 +1,6 @@
+import { mergeFindings, type RedactionFinding, redactSecrets } from "@amistio/contract/redact-secrets";
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
-import { mergeFindings, type RedactionFinding, redactSecrets } from "../contract/redact-secrets.ts";
 import { mapLimited } from "../github/map-limited.ts";
 import { retryLaterIn } from "../queue/retry-later.ts";
 import { findRelevantFiles, type TreeEntry } from "./find-relevant-files.ts";

@@ -1,6 +1,6 @@
+import { type Plan, type PlanStep, planSchema } from "@amistio/contract/plan-schema";
+import { redactSecrets } from "@amistio/contract/redact-secrets";
 import MarkdownIt, { type Token } from "markdown-it";
-import { type Plan, type PlanStep, planSchema } from "../contract/plan-schema.ts";
-import { redactSecrets } from "../contract/redact-secrets.ts";
 import type { Planner, PlannerInput, PlannerResult } from "./planner.ts";
 
 const MAX_STEPS = 25;

@@ -1,9 +1,9 @@
+import { PLAN_JSON_SCHEMA, type Plan, planSchema } from "@amistio/contract/plan-schema";
+import { redactSecrets } from "@amistio/contract/redact-secrets";
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai";
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import type { Logger } from "pino";
 import type { z } from "zod";
-import { PLAN_JSON_SCHEMA, type Plan, planSchema } from "../contract/plan-schema.ts";
-import { redactSecrets } from "../contract/redact-secrets.ts";
 import { type Metrics, secondsSince } from "../metrics/amistio-metrics.ts";
 import { countTokens } from "./fit-to-budget.ts";
 import { renderContext } from "./gather-context.ts";

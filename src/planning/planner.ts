@@ -1,4 +1,4 @@
-import type { Plan } from "../contract/plan-schema.ts";
+import type { Plan } from "@amistio/contract/plan-schema";
 import type { PlanningContext } from "./gather-context.ts";
 
 export type PlanSource = "openai" | "offline";

@@ -1,5 +1,5 @@
+import type { Plan } from "@amistio/contract/plan-schema";
 import { DEFAULT_COMMAND_PREFIX } from "../config/command-prefix.ts";
-import type { Plan } from "../contract/plan-schema.ts";
 import type { ContextReport } from "./gather-context.ts";
 import type { PlanSource } from "./planner.ts";
 

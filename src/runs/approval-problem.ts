@@ -1,6 +1,6 @@
+import { planContentHash } from "@amistio/contract/plan-hash";
+import type { Plan } from "@amistio/contract/plan-schema";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
-import { planContentHash } from "../contract/plan-hash.ts";
-import type { Plan } from "../contract/plan-schema.ts";
 import type { Db } from "../db/create-database.ts";
 
 interface VersionToRun {

@@ -1,7 +1,7 @@
+import type { Plan } from "@amistio/contract/plan-schema";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
 import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { DEFAULT_REPO_SETTINGS } from "../config/repo-settings.ts";
-import type { Plan } from "../contract/plan-schema.ts";
 import { postComment } from "../github/post-comment.ts";
 import { FIRST_TRY } from "../queue/job-queue.ts";
 import type { TypedJobHandler } from "../queue/jobs.ts";

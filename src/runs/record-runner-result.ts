@@ -1,6 +1,6 @@
-import { redactSecrets } from "../contract/redact-secrets.ts";
-import type { RunnerResult } from "../contract/runner-contract.ts";
-import { RUNNER_LIMITS } from "../contract/runner-contract.ts";
+import { redactSecrets } from "@amistio/contract/redact-secrets";
+import type { RunnerResult } from "@amistio/contract/runner-contract";
+import { RUNNER_LIMITS } from "@amistio/contract/runner-contract";
 import type { Db } from "../db/create-database.ts";
 import type { JobQueue } from "../queue/job-queue.ts";
 import { enqueueJob } from "../queue/jobs.ts";

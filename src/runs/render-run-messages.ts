@@ -1,5 +1,5 @@
-import type { Plan } from "../contract/plan-schema.ts";
-import { planText } from "../contract/plan-text.ts";
+import type { Plan } from "@amistio/contract/plan-schema";
+import { planText } from "@amistio/contract/plan-text";
 
 /**
  * Every text Amistio posts about runs, in one place so a change to what people read shows up in
@@ -15,7 +15,7 @@ export function renderWorkflowMissing(input: { workflow: string; branch: string;
     "",
     "Add it, then try again:",
     "",
-    `1. In a clone of this repository run \`amistio-runner init\` (it writes \`${input.workflow}\`), or copy \`docs/workflow-template.yml\` from Amistio to that path.`,
+    `1. In a clone of this repository run \`amistio-runner init\` (it writes \`${input.workflow}\`), or copy \`packages/runner/workflow-template.yml\` from Amistio to that path.`,
     `2. Commit it to \`${input.branch}\` and push.`,
     `3. Comment \`${input.prefix} retry\`.`,
     "",
@@ -43,7 +43,7 @@ export function renderDispatchRejected(input: { message: string; prefix: string 
     "",
     fenced(input.message),
     "",
-    `If it names unexpected inputs or a missing \`workflow_dispatch\` trigger, update the workflow from Amistio's \`docs/workflow-template.yml\`; then comment \`${input.prefix} retry\`.`,
+    `If it names unexpected inputs or a missing \`workflow_dispatch\` trigger, update the workflow from Amistio's \`packages/runner/workflow-template.yml\`; then comment \`${input.prefix} retry\`.`,
   ].join("\n");
 }
 
@@ -79,7 +79,7 @@ export function renderEndedWithoutReport(input: { conclusion: string | null; htm
   return [
     `**The run ended before the runner reported a result** (workflow conclusion: ${codeSpan(input.conclusion ?? "unknown")}).${link}`,
     "",
-    `Check that the workflow runs \`amistio-runner run\` as in Amistio's \`docs/workflow-template.yml\`; \`${input.prefix} retry\` starts a new run.`,
+    `Check that the workflow runs \`amistio-runner run\` as in Amistio's \`packages/runner/workflow-template.yml\`; \`${input.prefix} retry\` starts a new run.`,
   ].join("\n");
 }
 

@@ -1,8 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { loadRepoSettings } from "../config/load-repo-settings.ts";
-import { DEFAULT_REPO_SETTINGS } from "../config/repo-settings.ts";
-import type { Plan } from "../contract/plan-schema.ts";
-import { redactSecrets } from "../contract/redact-secrets.ts";
+import type { Plan } from "@amistio/contract/plan-schema";
+import { redactSecrets } from "@amistio/contract/redact-secrets";
 import {
   RUN_ID_PATTERN,
   RUNNER_API_PREFIX,
@@ -10,7 +7,10 @@ import {
   type RunnerJob,
   runnerEventsSchema,
   runnerResultSchema,
-} from "../contract/runner-contract.ts";
+} from "@amistio/contract/runner-contract";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { loadRepoSettings } from "../config/load-repo-settings.ts";
+import { DEFAULT_REPO_SETTINGS } from "../config/repo-settings.ts";
 import { approvalProblem } from "./approval-problem.ts";
 import { auditRun } from "./audit-run.ts";
 import { baseBranchFor } from "./base-branch.ts";

@@ -1,5 +1,5 @@
+import { RUNNER_TOKEN_AUDIENCE } from "@amistio/contract/runner-contract";
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose";
-import { RUNNER_TOKEN_AUDIENCE } from "../contract/runner-contract.ts";
 
 export const GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com";
 

@@ -56,7 +56,7 @@ describe("amistio-runner end to end: a real Amistio server, a git repository wit
     extraEnv: Record<string, string> = {},
   ): Promise<CliRun> =>
     new Promise((resolvePromise) => {
-      const child = spawn(process.execPath, [join(ROOT, "bin/amistio-runner.js"), "run"], {
+      const child = spawn(process.execPath, [join(ROOT, "packages/runner/bin/amistio-runner.js"), "run"], {
         cwd: run.workspace,
         env: {
           ...gitEnv(),

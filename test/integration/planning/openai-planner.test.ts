@@ -1,8 +1,8 @@
+import type { Plan } from "@amistio/contract/plan-schema";
 import nock from "nock";
 import pino from "pino";
 import { ProbotOctokit } from "probot";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Plan } from "../../../src/contract/plan-schema.ts";
 import { gatherContext } from "../../../src/planning/gather-context.ts";
 import { createOpenAiPlanner, type OpenAiPlannerOptions } from "../../../src/planning/openai-planner.ts";
 import { PlanningError } from "../../../src/planning/planner.ts";

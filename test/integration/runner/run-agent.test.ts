@@ -1,8 +1,8 @@
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { agentCommand } from "../../../src/runner/agent-command.ts";
-import { createProgressStream } from "../../../src/runner/progress-stream.ts";
-import { runAgent } from "../../../src/runner/run-agent.ts";
+import { agentCommand } from "../../../packages/runner/src/agent-command.ts";
+import { createProgressStream } from "../../../packages/runner/src/progress-stream.ts";
+import { runAgent } from "../../../packages/runner/src/run-agent.ts";
 
 const AGENTS = resolve(import.meta.dirname, "../../fixtures/runner/agents");
 const base = { args: [], shell: false, cwd: AGENTS, env: { PATH: process.env.PATH }, stdin: "" };

@@ -296,7 +296,7 @@ describe("dispatching approved runs", () => {
     await dispatchRunJob(h.services)({ runId: seeded.runId }, jobContext(1));
     const comment = h.github.replies().find((c) => c.body.includes(`dispatch-failed:${seeded.runId}`))!;
     expect(comment.body).toContain('Unexpected inputs provided: ["runner_labels"]');
-    expect(comment.body).toContain("docs/workflow-template.yml");
+    expect(comment.body).toContain("packages/runner/workflow-template.yml");
   });
 
   it("5xx and rate limits are retried; the last try posts a clear failure", async () => {

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { runCli } from "../../../src/runner/cli.ts";
-import { readWorkflowTemplate } from "../../../src/runner/workflow-template.ts";
+import { runCli } from "../../../packages/runner/src/cli.ts";
+import { readWorkflowTemplate } from "../../../packages/runner/src/workflow-template.ts";
 import { runIdFromTitle } from "../../../src/runs/dispatch-workflow.ts";
 import {
   renderApprovalLapsed,

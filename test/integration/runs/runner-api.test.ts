@@ -1,5 +1,5 @@
+import type { RunnerJob } from "@amistio/contract/runner-contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunnerJob } from "../../../src/contract/runner-contract.ts";
 import type { ActionsClaims } from "../../fixtures/runner/oidc-issuer.ts";
 import { SEED_PLAN } from "../../fixtures/runner/seed-run.ts";
 import { BASE, OWNER, REPO, type RunsHarness, seedDispatchedRun, startRunsHarness, WORKFLOW } from "./runs-harness.ts";

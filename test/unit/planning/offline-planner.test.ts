@@ -1,5 +1,5 @@
+import { planSchema } from "@amistio/contract/plan-schema";
 import { describe, expect, it } from "vitest";
-import { planSchema } from "../../../src/contract/plan-schema.ts";
 import { createOfflinePlanner } from "../../../src/planning/offline-planner.ts";
 import { fakeGitHubToken } from "./helpers/fake-secrets.ts";
 import { planningContext } from "./helpers/planning-context.ts";

@@ -1,6 +1,6 @@
+import { planContentHash } from "@amistio/contract/plan-hash";
+import { PLAN_JSON_SCHEMA, type Plan, planSchema } from "@amistio/contract/plan-schema";
 import { describe, expect, it } from "vitest";
-import { planContentHash } from "../../../src/contract/plan-hash.ts";
-import { PLAN_JSON_SCHEMA, type Plan, planSchema } from "../../../src/contract/plan-schema.ts";
 
 const plan: Plan = {
   summary: "Add a status command.",

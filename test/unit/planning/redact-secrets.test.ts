@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
+import { mergeFindings, redactSecrets } from "@amistio/contract/redact-secrets";
 import { describe, expect, it } from "vitest";
-import { mergeFindings, redactSecrets } from "../../../src/contract/redact-secrets.ts";
 import {
   fakeAwsAccessKeyId,
   fakeAwsSecretAccessKey,

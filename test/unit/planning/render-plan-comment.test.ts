@@ -1,7 +1,7 @@
+import type { Plan } from "@amistio/contract/plan-schema";
 import MarkdownIt from "markdown-it";
 import { describe, expect, it } from "vitest";
 import { parseCommands } from "../../../src/commands/parse-commands.ts";
-import type { Plan } from "../../../src/contract/plan-schema.ts";
 import type { ContextReport } from "../../../src/planning/gather-context.ts";
 import { type PlanCommentInput, renderPlanComment } from "../../../src/planning/render-plan-comment.ts";
 

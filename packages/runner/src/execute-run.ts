@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { planContentHash } from "../contract/plan-hash.ts";
-import { planText } from "../contract/plan-text.ts";
-import { redactSecrets } from "../contract/redact-secrets.ts";
-import { RUNNER_LIMITS, type RunnerJob, type RunnerResult } from "../contract/runner-contract.ts";
+import { planContentHash } from "@amistio/contract/plan-hash";
+import { planText } from "@amistio/contract/plan-text";
+import { redactSecrets } from "@amistio/contract/redact-secrets";
+import { RUNNER_LIMITS, type RunnerJob, type RunnerResult } from "@amistio/contract/runner-contract";
 import { agentCommand } from "./agent-command.ts";
 import type { AmistioClient } from "./amistio-client.ts";
 import { commitChanges, excludeFromCommit, GitError, gitIn, prepareBranch, pushBranch } from "./git-work.ts";

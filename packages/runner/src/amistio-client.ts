@@ -4,7 +4,7 @@ import {
   type RunnerEvents,
   type RunnerJob,
   type RunnerResult,
-} from "../contract/runner-contract.ts";
+} from "@amistio/contract/runner-contract";
 
 export class RunnerApiError extends Error {
   override name = "RunnerApiError";

@@ -1,4 +1,4 @@
-import type { RunnerJob } from "../contract/runner-contract.ts";
+import type { RunnerJob } from "@amistio/contract/runner-contract";
 
 export interface AgentCommand {
   /** A program and its arguments, or a shell command line when `shell` is set. */

@@ -1,6 +1,6 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RUN_ID_PATTERN, RUNNER_TOKEN_AUDIENCE } from "../contract/runner-contract.ts";
+import { RUN_ID_PATTERN, RUNNER_TOKEN_AUDIENCE } from "@amistio/contract/runner-contract";
 import { createAmistioClient, RunnerApiError } from "./amistio-client.ts";
 import { executeRun } from "./execute-run.ts";
 import { createOidcTokenSource, OidcTokenError } from "./oidc-token.ts";
@@ -24,8 +24,8 @@ Usage:
 \`run\` reads AMISTIO_URL, AMISTIO_RUN_ID and AMISTIO_PLAN_HASH (the workflow inputs) and the job's
 OIDC token variables (the job needs \`permissions: id-token: write\`). See Amistio's docs/runners.md.`;
 
-/** The package root: kept out of commits when the runner is checked out inside the repository. */
-const SELF_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/** The Amistio checkout this runs from (packages/runner/src/ → its root): kept out of commits when it is inside the repository. */
+const SELF_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
 /** Exit codes: 0 done, 1 the run failed (and was reported when Amistio could be reached), 2 usage. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {

@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The template lives in the docs so readers and `init` see the same file. */
-export const WORKFLOW_TEMPLATE_PATH = fileURLToPath(new URL("../../docs/workflow-template.yml", import.meta.url));
+/** The template ships with the runner, so `init` works from an install of this package alone; the docs link to it. */
+export const WORKFLOW_TEMPLATE_PATH = fileURLToPath(new URL("../workflow-template.yml", import.meta.url));
 
 export const DEFAULT_WORKFLOW_FILE = ".github/workflows/amistio.yml";
 

@@ -1,6 +1,8 @@
 import { z } from "zod";
-import type { AGENTS } from "../config/repo-settings.ts";
 import type { Plan } from "./plan-schema.ts";
+
+/** The agents a run may use (`runner.agent` in `.github/amistio.yml`); the runner knows how to start each. */
+export const AGENTS = ["codex", "claude-code", "aider", "command"] as const;
 
 /** The audience the runner asks GitHub for; a token minted for anything else is refused. */
 export const RUNNER_TOKEN_AUDIENCE = "amistio";
