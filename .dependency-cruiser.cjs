@@ -10,19 +10,33 @@ const MAY_IMPORT = {
   metrics: [],
   // What the server and `amistio-runner` share (plan schema and hash, redaction, runner API).
   contract: [],
+  // Every coded refusal and failure people and runners see, with its text: importable by every layer that refuses.
+  refusals: [],
   config: ["db"],
   // Infrastructure.
   queue: ["metrics", "config", "db"],
   audit: ["config", "db"],
   github: ["queue", "metrics", "config", "db"],
   // Domain.
-  approvals: ["github", "config", "db"],
-  tasks: ["approvals", "github", "queue", "config", "db"],
+  approvals: ["github", "refusals", "config", "db"],
+  tasks: ["approvals", "github", "queue", "refusals", "config", "db"],
   // indexing and planning import each other: the repository index is planning's input and is
   // still being built out; they are one layer until it settles.
   indexing: ["planning", "contract", "tasks", "audit", "github", "queue", "config", "db"],
-  planning: ["indexing", "contract", "tasks", "approvals", "audit", "github", "queue", "metrics", "config", "db"],
-  runs: ["contract", "tasks", "approvals", "audit", "github", "queue", "config", "db"],
+  planning: [
+    "indexing",
+    "contract",
+    "tasks",
+    "approvals",
+    "audit",
+    "github",
+    "queue",
+    "metrics",
+    "refusals",
+    "config",
+    "db",
+  ],
+  runs: ["contract", "tasks", "approvals", "audit", "github", "queue", "refusals", "config", "db"],
   privacy: ["audit", "config", "db"],
   auth: ["privacy", "audit", "config", "db"],
   // Installations, their repositories, and internal users for GitHub accounts.
@@ -40,6 +54,7 @@ const MAY_IMPORT = {
     "queue",
     "contract",
     "metrics",
+    "refusals",
     "config",
     "db",
   ],
