@@ -69,6 +69,7 @@ const MAY_IMPORT = {
     "queue",
     "contract",
     "metrics",
+    "refusals",
     "config",
     "db",
   ],

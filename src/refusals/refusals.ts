@@ -7,13 +7,13 @@ import { agentOutput, codeSpan, fenced } from "./untrusted-text.ts";
  * audit trail or a metric already records a reason, it is the part after the dot.
  */
 
-/** Where a refusal is seen: a reply on the issue, the tracking comment, or the runner API's JSON. */
-export type Surface = "comment" | "tracking" | "runner_api";
+/** Where a refusal is seen: a reply on the issue, the tracking comment, the runner API's JSON, or a web page. */
+export type Surface = "comment" | "tracking" | "runner_api" | "web";
 
 interface Entry<P> {
   surface: Surface;
   text(params: P): string;
-  /** One line for the tracking comment and the run's stored error; the text when absent. */
+  /** One line: for the tracking comment and a run's stored error, a web page's heading; the text when absent. */
   summary?(params: P): string;
 }
 
@@ -27,6 +27,11 @@ function entry<P = Record<string, never>>(
 
 type Prefix = { prefix: string };
 type Version = { version: number };
+
+/** A web page's refusal: its heading, then what happened and what to do. */
+function page<P = Record<string, never>>(heading: string, text: (params: P) => string): Entry<P> {
+  return entry<P>("web", text, () => heading);
+}
 
 const RETRY = (prefix: string) => `\`${prefix} retry\``;
 const DOCS = "Amistio's `docs/runners.md`";
@@ -392,6 +397,117 @@ export const REFUSALS = {
   "runner.not_dispatched": entry("runner_api", () => "the run has not been dispatched"),
   "runner.bad_events": entry("runner_api", () => "events must be { events: [{ kind, message }] }"),
   "runner.bad_result": entry("runner_api", () => "the result does not match the runner contract"),
+
+  // Web pages: signing in.
+  "web.sign_in_required": page<{ reason: string }>("Sign in to continue", (p) => p.reason),
+  "web.sign_in_not_configured": page<{ provider: string }>(
+    "Sign-in not available",
+    (p) => `Signing in with ${p.provider} is not configured on this instance.`,
+  ),
+  "web.sign_in_first": page<{ provider: string }>(
+    "Sign in first",
+    (p) => `Sign in before linking a ${p.provider} account to yours.`,
+  ),
+  "web.provider_unreachable": page<{ provider: string }>(
+    "Sign-in unavailable",
+    (p) => `${p.provider} could not be reached. Try again in a moment.`,
+  ),
+  "web.sign_in_state_mismatch": page(
+    "Sign-in could not be completed",
+    () =>
+      "This answer does not belong to a sign-in started in this browser: it was already used, or it comes from another browser or tab. Nothing was changed; start again.",
+  ),
+  "web.sign_in_expired": page(
+    "Sign-in took too long",
+    () => "The sign-in was started more than 10 minutes ago. Nothing was changed; start again.",
+  ),
+  "web.sign_in_cancelled": page<{ provider: string; description: string }>(
+    "Sign-in cancelled",
+    (p) => `${p.provider} did not sign you in: ${p.description.slice(0, 300)}. Nothing was changed.`,
+  ),
+  "web.link_session_ended": page(
+    "Session ended",
+    () => "Your session ended while linking an account. Sign in and try again.",
+  ),
+  "web.sign_in_not_confirmed": page<{ provider: string; detail: string | null }>(
+    "Sign-in could not be completed",
+    (p) =>
+      `${p.provider} did not confirm the sign-in${p.detail ? ` (${p.detail})` : ""}. Nothing was changed; start again.`,
+  ),
+  "web.identity_taken": page<{ provider: string }>(
+    "Account already linked",
+    (p) =>
+      `This ${p.provider} account is already linked to another Amistio account. Sign in with it to use that account, or delete that account first. Nothing was changed.`,
+  ),
+  "web.github_account_taken": page<{ otherSignIn: string }>(
+    "Account already linked",
+    (p) =>
+      `This GitHub account already belongs to another Amistio account (from an earlier sign-in or from its activity on GitHub). Sign out, sign in with GitHub, and link ${p.otherSignIn} from that account. Nothing was changed.`,
+  ),
+  "web.other_github_linked": page(
+    "Account already linked",
+    () => "Your account is already linked to a different GitHub account. Nothing was changed.",
+  ),
+
+  // Web pages: workspaces.
+  "web.workspace_not_found": page(
+    "Workspace not found",
+    () => "There is no such workspace, or GitHub does not list it among the installations you can reach.",
+  ),
+  "web.access_unconfirmed": page<{ noToken: boolean }>("Access could not be confirmed", (p) =>
+    p.noToken
+      ? "GitHub last confirmed that you can reach this workspace over an hour ago, and Amistio holds no valid GitHub token to ask again. Sign out and sign in with GitHub, and your workspaces are checked again."
+      : "GitHub last confirmed that you can reach this workspace over an hour ago, and it cannot be asked right now. Until it answers, the workspace stays closed. Nothing was changed; try again in a few minutes.",
+  ),
+  "web.github_token_missing": page(
+    "Sign in with GitHub again",
+    () =>
+      "Amistio holds no valid GitHub token for you. Sign out and sign in with GitHub, and your workspaces are listed again.",
+  ),
+  "web.github_unreachable": page(
+    "GitHub did not answer",
+    () => "GitHub could not be asked which workspaces you can reach. Your list was left as it was; try again later.",
+  ),
+  "web.bad_page_link": page<{ newest: "tasks" | "events" }>(
+    "Bad page link",
+    (p) => `That page link is not valid. Start from the newest ${p.newest}.`,
+  ),
+
+  // Web pages: the account and privacy requests.
+  "web.profile_invalid": page<{ problems: string[] }>(
+    "Details not saved",
+    (p) => `Nothing was changed: ${p.problems.join("; ")}.`,
+  ),
+  "web.deletion_not_confirmed": page(
+    "Account not deleted",
+    () => "What you typed does not match the confirmation shown on the account page. Nothing was deleted.",
+  ),
+  "web.operators_only": page(
+    "Operators only",
+    () => "Only the instance's operators (AMISTIO_ADMINS) can manage privacy requests.",
+  ),
+  "web.privacy_request_kind": page(
+    "Request not sent",
+    () => "Choose what you ask for from the list. Nothing was sent.",
+  ),
+  "web.privacy_request_details": page<{ max: number }>(
+    "Request not sent",
+    (p) => `Describe your request in 1 to ${p.max} characters. Nothing was sent.`,
+  ),
+  "web.privacy_status_missing": page("Not updated", () => "Choose a new status. Nothing was changed."),
+  "web.privacy_note_too_long": page<{ max: number }>(
+    "Not updated",
+    (p) => `The note is longer than ${p.max} characters. Nothing was changed.`,
+  ),
+  "web.privacy_request_not_found": page(
+    "No such request",
+    () => "That privacy request does not exist (it may have been deleted with its account).",
+  ),
+  "web.privacy_status_change": page<{ from: string; to: string }>(
+    "Not updated",
+    (p) =>
+      `A request that is ${p.from.replace("_", " ")} cannot become ${p.to.replace("_", " ")}. Nothing was changed.`,
+  ),
 };
 
 export type RefusalCode = keyof typeof REFUSALS;

@@ -95,6 +95,32 @@ const SAMPLES: { [C in RefusalCode]: Parameters<(typeof REFUSALS)[C]["text"]>[0]
   "runner.not_dispatched": {},
   "runner.bad_events": {},
   "runner.bad_result": {},
+  "web.sign_in_required": { reason: "This page is only for signed-in people." },
+  "web.sign_in_not_configured": { provider: "GitHub" },
+  "web.sign_in_first": { provider: "Acme SSO" },
+  "web.provider_unreachable": { provider: "GitHub" },
+  "web.sign_in_state_mismatch": {},
+  "web.sign_in_expired": {},
+  "web.sign_in_cancelled": { provider: "GitHub", description: "The user has denied your application access." },
+  "web.link_session_ended": {},
+  "web.sign_in_not_confirmed": { provider: "Acme SSO", detail: "invalid_grant" },
+  "web.identity_taken": { provider: "Acme SSO" },
+  "web.github_account_taken": { otherSignIn: "Acme SSO" },
+  "web.other_github_linked": {},
+  "web.workspace_not_found": {},
+  "web.access_unconfirmed": { noToken: true },
+  "web.github_token_missing": {},
+  "web.github_unreachable": {},
+  "web.bad_page_link": { newest: "tasks" },
+  "web.profile_invalid": { problems: ["the email address is not of the form name@example.org"] },
+  "web.deletion_not_confirmed": {},
+  "web.operators_only": {},
+  "web.privacy_request_kind": {},
+  "web.privacy_request_details": { max: 2000 },
+  "web.privacy_status_missing": {},
+  "web.privacy_note_too_long": { max: 500 },
+  "web.privacy_request_not_found": {},
+  "web.privacy_status_change": { from: "completed", to: "in_progress" },
 };
 
 describe("the refusal registry", () => {
@@ -118,19 +144,22 @@ describe("the refusal registry", () => {
   it.each(CODES)("%s", (code) => {
     const refused = render(code, SAMPLES[code]);
     expect(refused.code).toBe(code);
+    const { surface } = REFUSALS[code];
     const shown =
-      REFUSALS[code].surface === "runner_api"
+      surface === "runner_api"
         ? runnerApiError(refused)
-        : {
-            comment: refusalComment(refused),
-            // The one line the tracking comment and the run's error show, where it differs.
-            ...(refused.summary === refused.text ? {} : { summary: refused.summary }),
-          };
+        : surface === "web"
+          ? { heading: refused.summary, text: refused.text }
+          : {
+              comment: refusalComment(refused),
+              // The one line the tracking comment and the run's error show, where it differs.
+              ...(refused.summary === refused.text ? {} : { summary: refused.summary }),
+            };
     expect(shown).toMatchSnapshot();
   });
 
   it("shows the code with every comment, and no comment reads as a command", () => {
-    for (const code of CODES) {
+    for (const code of CODES.filter((code) => REFUSALS[code].surface !== "web")) {
       const comment = refusalComment(render(code, SAMPLES[code]));
       expect(comment.endsWith(codeLine(code)), code).toBe(true);
       expect(parseCommands(comment), code).toEqual([]);
