@@ -57,6 +57,22 @@ function runFailed(reason: string) {
   );
 }
 
+/** GitHub refused the dispatch for want of access: what it answered, and what to grant. */
+function dispatchRefused(what: string) {
+  return entry<{ status: number; message: string } & Prefix>(
+    "comment",
+    (p) =>
+      [
+        `**Amistio could not start the run:** GitHub answered ${p.status} (${codeSpan(p.message)}).`,
+        "",
+        what,
+        "",
+        `Then comment ${RETRY(p.prefix)}.`,
+      ].join("\n"),
+    (p) => `GitHub answered ${p.status}: ${p.message}`,
+  );
+}
+
 function planningFailed() {
   return entry<{ detail: string; revising: boolean } & Prefix>(
     "comment",
@@ -276,29 +292,11 @@ export const REFUSALS = {
       ].join("\n"),
     (p) => `the workflow ${p.workflow} is not on the default branch ${p.branch}`,
   ),
-  "dispatch.forbidden": entry<{ status: number; message: string } & Prefix>(
-    "comment",
-    (p) =>
-      [
-        `**Amistio could not start the run:** GitHub answered ${p.status} (${codeSpan(p.message)}).`,
-        "",
-        "The Amistio App needs the **Actions: write** permission to start workflows. An owner of this account can grant it under Settings → GitHub Apps → Amistio (accept the requested permissions).",
-        "",
-        `Then comment ${RETRY(p.prefix)}.`,
-      ].join("\n"),
-    (p) => `GitHub answered ${p.status}: ${p.message}`,
+  "dispatch.forbidden": dispatchRefused(
+    "The Amistio App needs the **Actions: write** permission to start workflows. An owner of this account can grant it under Settings → GitHub Apps → Amistio (accept the requested permissions).",
   ),
-  "dispatch.no_access": entry<{ status: number; message: string } & Prefix>(
-    "comment",
-    (p) =>
-      [
-        `**Amistio could not start the run:** GitHub answered ${p.status} (${codeSpan(p.message)}).`,
-        "",
-        "The App's installation cannot see this repository's workflows: check that the installation includes this repository and grants **Actions: write**.",
-        "",
-        `Then comment ${RETRY(p.prefix)}.`,
-      ].join("\n"),
-    (p) => `GitHub answered ${p.status}: ${p.message}`,
+  "dispatch.no_access": dispatchRefused(
+    "The App's installation cannot see this repository's workflows: check that the installation includes this repository and grants **Actions: write**.",
   ),
   "dispatch.rejected": entry<{ message: string } & Prefix>(
     "comment",

@@ -22,6 +22,19 @@ const base: TrackingView = {
   problem: null,
 };
 const approved = { have: 2, need: 2, by: ["bob", "carol"] };
+/** An approved version's task in `state`, its run with `fields`. */
+const withRun = (
+  state: string,
+  fields: Partial<NonNullable<TrackingView["run"]>>,
+  extra: Partial<TrackingView> = {},
+): Partial<TrackingView> => ({
+  state,
+  plan: { ...plan, status: "approved" },
+  approvals: approved,
+  run: { ...run, ...fields },
+  ...extra,
+});
+const onRunner = { htmlUrl: url, runnerName: "build-07" };
 
 /** Every state the tracking comment shows, in the order a task goes through them, then the ends it can meet. */
 const STATES: [string, Partial<TrackingView>][] = [
@@ -41,83 +54,39 @@ const STATES: [string, Partial<TrackingView>][] = [
   ["awaiting approval", { state: "awaiting_approval", plan, approvals: { have: 1, need: 2, by: ["bob"] } }],
   ["offline plan", { state: "awaiting_approval", plan: { ...plan, source: "offline" } }],
   ["rejected", { state: "rejected", plan: { ...plan, status: "rejected" } }],
-  ["approved, run queued", { state: "approved", plan: { ...plan, status: "approved" }, approvals: approved, run }],
-  [
-    "dispatched",
-    {
-      state: "approved",
-      plan: { ...plan, status: "approved" },
-      approvals: approved,
-      run: { ...run, status: "dispatched", htmlUrl: url },
-    },
-  ],
+  ["approved, run queued", withRun("approved", {})],
+  ["dispatched", withRun("approved", { status: "dispatched", htmlUrl: url })],
   [
     "no runner yet",
-    {
-      state: "approved",
-      plan: { ...plan, status: "approved" },
-      approvals: approved,
-      run: { ...run, status: "dispatched", htmlUrl: url },
-      problem: refusal("run.queued_too_long", {
-        minutes: 15,
-        labels: ["self-hosted", "gpu"],
-        htmlUrl: url,
-        prefix: "/amistio",
-      }),
-    },
+    withRun(
+      "approved",
+      { status: "dispatched", htmlUrl: url },
+      {
+        problem: refusal("run.queued_too_long", {
+          minutes: 15,
+          labels: ["self-hosted", "gpu"],
+          htmlUrl: url,
+          prefix: "/amistio",
+        }),
+      },
+    ),
   ],
-  [
-    "running",
-    {
-      state: "running",
-      plan: { ...plan, status: "approved" },
-      approvals: approved,
-      run: { ...run, status: "in_progress", htmlUrl: url, runnerName: "build-07" },
-    },
-  ],
+  ["running", withRun("running", { status: "in_progress", ...onRunner })],
   [
     "done, pull request opened",
-    {
-      state: "done",
-      plan: { ...plan, status: "approved" },
-      approvals: approved,
-      run: {
-        ...run,
-        status: "completed",
-        conclusion: "success",
-        htmlUrl: url,
-        runnerName: "build-07",
-        pullRequestUrl: "https://github.com/octo-org/widgets/pull/9",
-      },
-    },
+    withRun("done", {
+      status: "completed",
+      conclusion: "success",
+      ...onRunner,
+      pullRequestUrl: "https://github.com/octo-org/widgets/pull/9",
+    }),
   ],
-  [
-    "done without changes",
-    {
-      state: "done",
-      plan: { ...plan, status: "approved" },
-      approvals: approved,
-      run: { ...run, status: "completed", conclusion: "success", htmlUrl: url, runnerName: "build-07" },
-    },
-  ],
+  ["done without changes", withRun("done", { status: "completed", conclusion: "success", ...onRunner })],
   [
     "failed",
-    {
-      state: "failed",
-      plan: { ...plan, status: "approved" },
-      approvals: approved,
-      run: { ...run, status: "failed", htmlUrl: url, error: "the agent exited with an error. `exit code 2`" },
-    },
+    withRun("failed", { status: "failed", htmlUrl: url, error: "the agent exited with an error. `exit code 2`" }),
   ],
-  [
-    "cancelled",
-    {
-      state: "cancelled",
-      plan: { ...plan, status: "approved" },
-      approvals: approved,
-      run: { ...run, status: "cancelled", htmlUrl: url },
-    },
-  ],
+  ["cancelled", withRun("cancelled", { status: "cancelled", htmlUrl: url })],
   [
     "a delivery failed, after a rate limit",
     {
