@@ -9,19 +9,21 @@ const MAY_IMPORT = {
   db: [],
   // The metric definitions (one registry per process, built in index.ts): importable by every layer that records.
   metrics: [],
+  // Every coded refusal and failure people and runners see, with its text: importable by every layer that refuses.
+  refusals: [],
   config: ["db"],
   // Infrastructure.
   queue: ["metrics", "config", "db"],
   audit: ["config", "db"],
   github: ["queue", "metrics", "config", "db"],
   // Domain.
-  approvals: ["github", "config", "db"],
-  tasks: ["approvals", "github", "queue", "config", "db"],
+  approvals: ["github", "refusals", "config", "db"],
+  tasks: ["approvals", "github", "queue", "refusals", "config", "db"],
   // indexing and planning import each other: the repository index is planning's input and is
   // still being built out; they are one layer until it settles.
   indexing: ["planning", "tasks", "audit", "github", "queue", "config", "db"],
-  planning: ["indexing", "tasks", "approvals", "audit", "github", "queue", "metrics", "config", "db"],
-  runs: ["tasks", "approvals", "audit", "github", "queue", "config", "db"],
+  planning: ["indexing", "tasks", "approvals", "audit", "github", "queue", "metrics", "refusals", "config", "db"],
+  runs: ["tasks", "approvals", "audit", "github", "queue", "refusals", "config", "db"],
   privacy: ["audit", "config", "db"],
   auth: ["privacy", "audit", "config", "db"],
   // Installations, their repositories, and internal users for GitHub accounts.
@@ -38,10 +40,24 @@ const MAY_IMPORT = {
     "github",
     "queue",
     "metrics",
+    "refusals",
     "config",
     "db",
   ],
-  web: ["webhooks", "runs", "planning", "auth", "privacy", "tasks", "audit", "queue", "metrics", "config", "db"],
+  web: [
+    "webhooks",
+    "runs",
+    "planning",
+    "auth",
+    "privacy",
+    "tasks",
+    "audit",
+    "queue",
+    "metrics",
+    "refusals",
+    "config",
+    "db",
+  ],
   // Process start: Node check, setup mode, the logger.
   startup: ["config"],
 };

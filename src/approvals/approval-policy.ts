@@ -1,6 +1,7 @@
 import { type CodeOwnersEntry, matchFile, parse } from "codeowners-utils";
 import type { Context } from "probot";
 import type { RepoSettings } from "../config/repo-settings.ts";
+import { type Refusal, refusal } from "../refusals/refusals.ts";
 import { atLeast, type PermissionLevel } from "./repository-permission.ts";
 
 type Octokit = Context["octokit"];
@@ -14,7 +15,7 @@ export interface Approver {
   permission: PermissionLevel;
 }
 
-export type PolicyDecision = { allowed: true } | { allowed: false; reason: string };
+export type PolicyDecision = { allowed: true } | { allowed: false; refusal: Refusal };
 
 export interface ApprovalPolicyInput {
   octokit: Octokit;
@@ -29,7 +30,7 @@ export interface ApprovalPolicyInput {
 
 /**
  * Decides whether one person's approval may count, and whether the approvals in hand meet the
- * policy. Refusals are sentences for the person who asked; GitHub failures throw.
+ * policy. Refusals are coded sentences for the person who asked; GitHub failures throw.
  */
 export function createApprovalPolicy(input: ApprovalPolicyInput) {
   const { octokit, owner, repo, settings } = input;
@@ -82,15 +83,18 @@ export function createApprovalPolicy(input: ApprovalPolicyInput) {
   return {
     /** May this person's approval count at all? */
     async mayApprove(approver: Approver): Promise<PolicyDecision> {
-      if (approver.type === "Bot") return { allowed: false, reason: "Bots cannot approve plans." };
+      if (approver.type === "Bot") return { allowed: false, refusal: refusal("approval.bot") };
       if (!atLeast(approver.permission, settings.minPermission)) {
         return {
           allowed: false,
-          reason: `Approving needs ${settings.minPermission} permission on this repository; you have ${approver.permission}.`,
+          refusal: refusal("approval.permission", {
+            minimum: settings.minPermission,
+            permission: approver.permission,
+          }),
         };
       }
       if (!settings.allowSelfApproval && input.requesterGithubIds.includes(approver.githubId)) {
-        return { allowed: false, reason: "You asked for this plan, so your own approval does not count here." };
+        return { allowed: false, refusal: refusal("approval.self_approval") };
       }
       if (settings.users.length > 0 || settings.teams.length > 0) {
         const listed = settings.users.some((user) => user.toLowerCase() === approver.login.toLowerCase());
@@ -101,7 +105,7 @@ export function createApprovalPolicy(input: ApprovalPolicyInput) {
         }
         if (!listed && !member) {
           const names = [...settings.users.map((user) => `@${user}`), ...settings.teams.map((team) => `@${team}`)];
-          return { allowed: false, reason: `Only these people and teams may approve here: ${names.join(", ")}.` };
+          return { allowed: false, refusal: refusal("approval.not_listed", { names }) };
         }
       }
       if (settings.codeowners) {
@@ -109,10 +113,7 @@ export function createApprovalPolicy(input: ApprovalPolicyInput) {
         if (owned.size > 0) {
           for (const owners of owned.values()) if (await owns(approver.login, owners)) return { allowed: true };
           const all = [...new Set([...owned.values()].flat())];
-          return {
-            allowed: false,
-            reason: `This plan touches files with code owners (${all.join(", ")}); approve as one of them.`,
-          };
+          return { allowed: false, refusal: refusal("approval.not_code_owner", { owners: all }) };
         }
       }
       return { allowed: true };

@@ -7,6 +7,7 @@ import type { Db } from "../db/create-database.ts";
 import type { Metrics } from "../metrics/amistio-metrics.ts";
 import type { Planner } from "../planning/planner.ts";
 import type { JobQueue, JobTry } from "../queue/job-queue.ts";
+import type { Refusal } from "../refusals/refusals.ts";
 import type { EnsuredTask } from "../tasks/ensure-task.ts";
 import type { ParsedCommand } from "./parse-commands.ts";
 
@@ -41,9 +42,11 @@ export interface CommandContext extends CommandServices {
   actor: { userId: string; githubId: bigint; login: string; type: string; permission: PermissionLevel };
   /** Replies once per delivery and purpose. */
   reply(body: string, purpose?: string): Promise<void>;
+  /** Replies with a refusal and its code, once per delivery and purpose. */
+  refuse(refused: Refusal, purpose?: string): Promise<void>;
   audit(action: string, data?: Record<string, unknown>): Promise<void>;
   /** Re-renders the tracking comment; `problem` is shown until the next update. */
-  refresh(problem?: string): Promise<void>;
+  refresh(problem?: Refusal): Promise<void>;
 }
 
 export type CommandRunner = (context: CommandContext) => Promise<void>;

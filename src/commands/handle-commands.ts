@@ -1,10 +1,11 @@
 import type { Context, Probot } from "probot";
 import { atLeast } from "../approvals/repository-permission.ts";
 import { appendAuditEvent } from "../audit/append-audit-event.ts";
-import { parseRepoSettings, type RepoSettings, renderSettingsProblems } from "../config/repo-settings.ts";
+import { parseRepoSettings, REPO_SETTINGS_FILE, type RepoSettings } from "../config/repo-settings.ts";
 import { onEvent } from "../github/on-event.ts";
 import { postComment } from "../github/post-comment.ts";
 import type { JobTry } from "../queue/job-queue.ts";
+import { type Refusal, refusal, refusalComment } from "../refusals/refusals.ts";
 import { ensureTask, type TaskSource } from "../tasks/ensure-task.ts";
 import { updateTrackingComment } from "../tasks/update-tracking-comment.ts";
 import { ensureGithubUser } from "../workspaces/ensure-github-user.ts";
@@ -96,13 +97,14 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
     postComment(octokit, { owner, repo, issueNumber: source.number, body, key: `${purpose}:${deliveryId}`, job }).then(
       () => undefined,
     );
+  const refuse = (refused: Refusal, purpose?: string) => reply(refusalComment(refused), purpose);
 
   // Cheap filter first: most comments have no line starting with a slash, and settings cost an API call.
   if (event.text !== null && !/(^|\n)[ \t]*\//.test(event.text)) return;
 
   const loaded = await loadSettings(context);
   if (!loaded.ok) {
-    await reply(renderSettingsProblems(loaded.problems), "settings");
+    await refuse(refusal("settings.invalid", { file: REPO_SETTINGS_FILE, problems: loaded.problems }), "settings");
     context.log.warn({ problems: loaded.problems.length }, "invalid .github/amistio.yml; nothing runs");
     return;
   }
@@ -142,7 +144,7 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
   }
   if (command.problem) {
     await audit("command.refused", { reason: "malformed" });
-    await reply(`${command.problem}\n\n\`${settings.commands.prefix} help\` lists the commands.`);
+    await refuse(command.problem);
     return;
   }
 
@@ -156,8 +158,13 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
   const minimum = spec.minimum(settings);
   if (!atLeast(permission, minimum)) {
     await audit("command.denied", { reason: "permission", permission, minimum });
-    await reply(
-      `@${sender.login} \`${settings.commands.prefix} ${command.verb}\` needs ${minimum} permission on this repository; you have ${permission}.`,
+    await refuse(
+      refusal("command.permission", {
+        login: sender.login,
+        command: `${settings.commands.prefix} ${command.verb}`,
+        minimum,
+        permission,
+      }),
     );
     return;
   }
@@ -169,10 +176,7 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
   }
   await audit("command.accepted", { permission });
   if (ignored.length > 0) {
-    await reply(
-      `Only the first command in a comment acts (\`${command.raw.slice(0, 80)}\`); ignored: ${ignored.map((c) => `\`${c.raw.slice(0, 80)}\``).join(", ")}.`,
-      "ignored",
-    );
+    await refuse(refusal("command.ignored", { acting: command.raw, ignored: ignored.map((c) => c.raw) }), "ignored");
   }
 
   const commandContext: CommandContext = {
@@ -188,6 +192,7 @@ async function handle(services: CommandServices, event: CommandEvent): Promise<v
     task,
     actor: { userId: actor.id, githubId: BigInt(sender.id), login: sender.login, type: sender.type, permission },
     reply,
+    refuse,
     audit,
     refresh: (problem) =>
       updateTrackingComment({

@@ -1,5 +1,6 @@
 import MarkdownIt, { type Token } from "markdown-it";
 import { DEFAULT_COMMAND_PREFIX } from "../config/command-prefix.ts";
+import { type Refusal, refusal } from "../refusals/refusals.ts";
 
 export const COMMAND_VERBS = ["plan", "revise", "approve", "reject", "cancel", "retry", "status", "help"] as const;
 
@@ -17,8 +18,8 @@ export interface ParsedCommand {
   line: number;
   /** The plan version named by `approve vN`. */
   version?: number;
-  /** Why the command cannot be acted on as written (user-facing); absent when it is well formed. */
-  problem?: string;
+  /** Why the command cannot be acted on as written; absent when it is well formed. */
+  problem?: Refusal;
   /** True for the one command that acts: the first command line of the comment. */
   acts: boolean;
 }
@@ -89,13 +90,13 @@ function parseLine(text: string, prefix: string, line: number): Omit<ParsedComma
     if (version >= 1) return { ...command, version };
     return {
       ...command,
-      problem: `\`${first.replace(/`/g, "").slice(0, 40)}\` is not a plan version: write \`${prefix} approve\` for the current plan, or \`${prefix} approve v3\` to approve version 3 only if it is still current.`,
+      problem: refusal("command.bad_version", { token: first, prefix }),
     };
   }
   if (command.verb === "revise" && args === "") {
     return {
       ...command,
-      problem: `\`revise\` needs feedback saying what to change, e.g. \`${prefix} revise split step 2 into smaller steps\`.`,
+      problem: refusal("command.no_feedback", { prefix }),
     };
   }
   return command;

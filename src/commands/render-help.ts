@@ -3,11 +3,9 @@ import { DEFAULT_REPO_SETTINGS, type RepoSettings } from "../config/repo-setting
 export interface HelpOptions {
   /** The repository's settings: the prefix, label and permissions shown are the ones in force. */
   settings?: Pick<RepoSettings, "commands" | "approvals">;
-  /** The verb someone typed that is not a command, named at the top of the reply. */
-  unknownVerb?: string;
 }
 
-/** The reply to `help`, to an unknown verb and to a bare prefix: every command and who may use it. */
+/** The reply to `help` and to a bare prefix, and the list under an unknown verb: every command and who may use it. */
 export function renderHelp(options: HelpOptions = {}): string {
   const { commands, approvals } = options.settings ?? DEFAULT_REPO_SETTINGS;
   const p = commands.prefix;
@@ -22,9 +20,6 @@ export function renderHelp(options: HelpOptions = {}): string {
   const quorum =
     approvals.required === 1 ? "one approval starts the run" : `${approvals.required} approvals start the run`;
   const lines = [
-    ...(options.unknownVerb
-      ? [`\`${options.unknownVerb.replace(/`/g, "'").slice(0, 40)}\` is not an Amistio command. These are:`, ""]
-      : []),
     "| command | who | what it does |",
     "| --- | --- | --- |",
     `| \`${p} plan [instructions]\` | ${requesters} | write a plan for this issue (or a new one) |`,

@@ -3,7 +3,8 @@ import { createApprovalPolicy } from "../approvals/approval-policy.ts";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
 import { isUniqueViolation } from "../db/is-unique-violation.ts";
 import { planCommentMarker } from "../planning/render-plan-comment.ts";
-import { checkShownPlan, type ShownPlanProblem } from "../planning/shown-plan.ts";
+import { checkShownPlan } from "../planning/shown-plan.ts";
+import { type Refusal, refusal } from "../refusals/refusals.ts";
 import { createRun, queueDispatch } from "../runs/start-run.ts";
 import type { CommandRunner } from "./command-context.ts";
 
@@ -15,23 +16,24 @@ export const runApprove: CommandRunner = async (context) => {
   const { db, task, settings, command, actor, octokit, owner, repo } = context;
   const prefix = settings.commands.prefix;
   const current = await db.planVersion.findFirst({ where: { taskId: task.id }, orderBy: { version: "desc" } });
-  const deny = async (reason: string, code: string) => {
+  // `reason` is what the audit trail and the refusal metric have always recorded.
+  const deny = async (refused: Refusal, reason: string) => {
     // The context's logger names the delivery.
-    context.log.info({ reason: code, version: current?.version ?? null }, "approval refused");
-    context.metrics?.countApprovalRefused(code);
-    await context.audit("approval.denied", { reason: code, version: current?.version ?? null });
-    await context.reply(reason);
+    context.log.info({ reason, code: refused.code, version: current?.version ?? null }, "approval refused");
+    context.metrics?.countApprovalRefused(reason);
+    await context.audit("approval.denied", { reason, version: current?.version ?? null });
+    await context.refuse(refused);
   };
-  if (!current) return deny(`There is no plan to approve yet: \`${prefix} plan\` writes one.`, "no_plan");
+  if (!current) return deny(refusal("approval.no_plan", { prefix }), "no_plan");
   if (command.version !== undefined && command.version !== current.version) {
     const exists = await db.planVersion.count({ where: { taskId: task.id, version: command.version } });
-    return deny(
-      `${exists ? `v${command.version} is not the current plan` : `There is no v${command.version}`}; the current one is v${current.version}. To approve it: \`${prefix} approve v${current.version}\`.`,
-      exists ? "stale_version" : "unknown_version",
-    );
+    const named = { named: command.version, current: current.version, prefix };
+    return exists
+      ? deny(refusal("approval.stale_version", named), "stale_version")
+      : deny(refusal("approval.unknown_version", named), "unknown_version");
   }
   if (current.status === "rejected") {
-    return deny(`v${current.version} was rejected. \`${prefix} revise <feedback>\` makes a new version.`, "rejected");
+    return deny(refusal("approval.rejected", { version: current.version, prefix }), "rejected");
   }
   if (current.status === "approved") {
     // A retried delivery may have stopped between approving and queueing: the key makes this a no-op otherwise.
@@ -39,7 +41,7 @@ export const runApprove: CommandRunner = async (context) => {
     // The retry of the approval that completed the quorum is not told its own approval came too late.
     const own = await db.approval.count({ where: { planVersionId: current.id, deliveryId: context.deliveryId } });
     if (own > 0) return context.refresh();
-    return context.reply(`v${current.version} is already approved.`);
+    return context.refuse(refusal("approval.already_approved", { version: current.version }));
   }
 
   const shown = await checkShownPlan(octokit, {
@@ -49,7 +51,7 @@ export const runApprove: CommandRunner = async (context) => {
     postedBodyHash: current.postedBodyHash,
     marker: planCommentMarker(task.id, current.version),
   });
-  if (shown) return deny(notShown(shown, current.version, prefix), shown);
+  if (shown) return deny(refusal(`approval.${shown}`, { version: current.version, prefix }), shown);
 
   const plan = current.content as unknown as Plan;
   const policy = createApprovalPolicy({
@@ -61,7 +63,7 @@ export const runApprove: CommandRunner = async (context) => {
     files: [...new Set(plan.steps.flatMap((step) => step.files))],
   });
   const decision = await policy.mayApprove(actor);
-  if (!decision.allowed) return deny(decision.reason, "policy");
+  if (!decision.allowed) return deny(decision.refusal, "policy");
 
   try {
     await db.approval.create({
@@ -81,7 +83,9 @@ export const runApprove: CommandRunner = async (context) => {
       where: { planVersionId: current.id, approverGithubId: actor.githubId },
     });
     // The same delivery retried: its approval is in; go on to the quorum check.
-    if (mine?.deliveryId !== context.deliveryId) return context.reply(`You already approved v${current.version}.`);
+    if (mine?.deliveryId !== context.deliveryId) {
+      return context.refuse(refusal("approval.already_counted", { version: current.version }));
+    }
   }
   await context.audit("approval.granted", { version: current.version, contentHash: current.contentHash });
 
@@ -113,19 +117,6 @@ export const runApprove: CommandRunner = async (context) => {
   }
   await context.refresh();
 };
-
-/** Why a version that is not shown as Amistio posted it cannot be approved, and what to do. */
-function notShown(problem: ShownPlanProblem, version: number, prefix: string): string {
-  const again = `\`${prefix} plan\` writes and posts a new version.`;
-  switch (problem) {
-    case "not_posted":
-      return `v${version} has not been posted on this issue (GitHub did not accept the comment), so there is nothing shown to approve. Amistio keeps trying while the job has tries left; if it gave up, ${again}`;
-    case "comment_deleted":
-      return `The comment showing v${version} was deleted, so what would be approved is no longer shown. ${again}`;
-    case "comment_changed":
-      return `The comment showing v${version} was edited after Amistio posted it, so what is shown is not what would run. ${again}`;
-  }
-}
 
 async function dispatchQueuedRun(context: Parameters<CommandRunner>[0], planVersionId: string): Promise<void> {
   const run = await context.db.run.findFirst({

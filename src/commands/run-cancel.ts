@@ -1,4 +1,5 @@
 import { atLeast } from "../approvals/repository-permission.ts";
+import { refusal } from "../refusals/refusals.ts";
 import { loadRunRecord } from "../runs/run-record.ts";
 import { ACTIVE_STATUSES } from "../runs/run-status.ts";
 import { syncRunCheck } from "../runs/sync-run-check.ts";
@@ -18,11 +19,9 @@ export const runCancel: CommandRunner = async (context) => {
   const isRequester = actor.githubId === task.requesterGithubId || (run !== null && actor.userId === run.requestedById);
   if (!atLeast(actor.permission, "write") && !isRequester) {
     await context.audit("run.cancel_denied", { reason: "permission", permission: actor.permission });
-    return context.reply(
-      `@${actor.login} only the person who asked for this work or someone with write permission can cancel it; you have ${actor.permission}.`,
-    );
+    return context.refuse(refusal("cancel.not_allowed", { login: actor.login, permission: actor.permission }));
   }
-  if (!run) return context.reply("There is no queued or running work to cancel.");
+  if (!run) return context.refuse(refusal("cancel.nothing_running"));
   const cancelled = { status: "cancelled", completedAt: new Date(), error: `cancelled by @${actor.login}` };
 
   if (run.workflowRunId === null) {
@@ -51,15 +50,11 @@ export const runCancel: CommandRunner = async (context) => {
       (error as { response?: { data?: { message?: string } } }).response?.data?.message ?? (error as Error).message;
     if (status === 409) {
       await context.audit("run.cancel_failed", { runId: run.id, status });
-      return context.reply(
-        `GitHub could not cancel the [workflow run](${fresh.htmlUrl ?? ""}): \`${message.replace(/`/g, "'")}\`. It has most likely finished already; its result will be posted here.`,
-      );
+      return context.refuse(refusal("cancel.github_conflict", { htmlUrl: fresh.htmlUrl, message }));
     }
     if (status === 403 || status === 404) {
       await context.audit("run.cancel_failed", { runId: run.id, status });
-      return context.reply(
-        `GitHub refused to cancel the workflow run (${status}): the Amistio App needs the **Actions: write** permission on this repository.`,
-      );
+      return context.refuse(refusal("cancel.github_forbidden", { status }));
     }
     throw error;
   }

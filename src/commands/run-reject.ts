@@ -1,3 +1,4 @@
+import { refusal } from "../refusals/refusals.ts";
 import type { CommandRunner } from "./command-context.ts";
 
 /** `reject [reason]`: marks the current version rejected; a revise makes a new one. */
@@ -5,10 +6,10 @@ export const runReject: CommandRunner = async (context) => {
   const { db, task, settings, command } = context;
   const current = await db.planVersion.findFirst({ where: { taskId: task.id }, orderBy: { version: "desc" } });
   if (current?.status !== "awaiting_approval") {
-    await context.reply(
+    await context.refuse(
       current
-        ? `v${current.version} is ${current.status.replaceAll("_", " ")}; only a plan awaiting approval can be rejected.`
-        : `There is no plan to reject yet.`,
+        ? refusal("reject.not_awaiting", { version: current.version, status: current.status })
+        : refusal("reject.no_plan"),
     );
     return;
   }

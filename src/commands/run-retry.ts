@@ -1,3 +1,4 @@
+import { refusal } from "../refusals/refusals.ts";
 import { approvalProblem } from "../runs/approval-problem.ts";
 import { ACTIVE_STATUSES } from "../runs/run-status.ts";
 import { createRun, queueDispatch } from "../runs/start-run.ts";
@@ -10,16 +11,16 @@ export const runRetry: CommandRunner = async (context) => {
   const version = await db.planVersion.findFirst({ where: { taskId: task.id }, orderBy: { version: "desc" } });
   if (version?.status !== "approved") {
     await context.audit("run.retry_denied", { reason: "not_approved", version: version?.version ?? null });
-    return context.reply(
+    return context.refuse(
       version
-        ? `v${version.version} is ${version.status.replaceAll("_", " ")}, not approved: only an approved plan runs. \`${prefix} approve\` it first.`
-        : `There is no plan yet: \`${prefix} plan\` writes one.`,
+        ? refusal("retry.not_approved", { version: version.version, status: version.status, prefix })
+        : refusal("retry.no_plan", { prefix }),
     );
   }
-  const problem = await approvalProblem(db, version, settings.approvals.required);
+  const problem = await approvalProblem(db, version, { required: settings.approvals.required, prefix });
   if (problem) {
     await context.audit("run.retry_denied", { reason: "approval_lapsed", version: version.version });
-    return context.reply(`Not started: ${problem} Approve the current version again to run it.`);
+    return context.refuse(problem);
   }
   const active = await db.run.findFirst({
     where: { taskId: task.id, status: { in: [...ACTIVE_STATUSES] } },
@@ -31,9 +32,7 @@ export const runRetry: CommandRunner = async (context) => {
       if (active.status === "queued") await queueDispatch(queue, active.id);
       return context.reply(startedText(version));
     }
-    return context.reply(
-      `A run of v${version.version} is still ${active.status.replaceAll("_", " ")}. \`${prefix} cancel\` it first to start another.`,
-    );
+    return context.refuse(refusal("retry.still_running", { version: version.version, status: active.status, prefix }));
   }
   const previous = await db.run.findFirst({
     where: { taskId: task.id },

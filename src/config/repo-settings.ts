@@ -118,26 +118,6 @@ export function choosePlannerProvider(
   return planner.provider ?? (options.openAiConfigured ? "openai" : "offline");
 }
 
-const MAX_LISTED_PROBLEMS = 20;
-
-/** The comment posted when the settings file is invalid: each key and its problem. */
-export function renderSettingsProblems(problems: SettingsProblem[], file = REPO_SETTINGS_FILE): string {
-  const rows = problems
-    .slice(0, MAX_LISTED_PROBLEMS)
-    .map((p) => `| ${p.path === "" ? "(whole file)" : codeSpan(p.path)} | ${p.message.replace(/\|/g, "\\|")} |`);
-  const more = problems.length - rows.length;
-  return [
-    `**Amistio cannot use \`${file}\`**: nothing will run for this repository until it is fixed.`,
-    "",
-    "| key | problem |",
-    "| --- | --- |",
-    ...rows,
-    ...(more > 0 ? ["", `…and ${more} more.`] : []),
-    "",
-    "Fix the file on the default branch, then run the command again. Every key and its default is listed in Amistio's `docs/configuration.md`.",
-  ].join("\n");
-}
-
 function parseOrThrow(raw: unknown): RepoSettings {
   const result = parseRepoSettings(raw);
   if (!result.ok) throw new Error(`invalid default settings: ${JSON.stringify(result.problems)}`);
@@ -199,9 +179,4 @@ function describeIssue(issue: core.$ZodIssue): SettingsProblem[] {
     default:
       return [{ path, message: issue.message }];
   }
-}
-
-// Keys come from the user's file: keep them inside one code span and one table cell.
-function codeSpan(text: string): string {
-  return `\`${text.slice(0, 100).replace(/`/g, "'").replace(/\|/g, "\\|")}\``;
 }

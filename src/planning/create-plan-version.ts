@@ -3,12 +3,13 @@ import { type Plan, planSchema } from "@amistio/contract/plan-schema";
 import { choosePlannerProvider } from "../config/repo-settings.ts";
 import { postComment } from "../github/post-comment.ts";
 import { repositorySnapshot } from "../indexing/repository-index.ts";
+import { refusal } from "../refusals/refusals.ts";
 import type { ContextComment } from "./gather-context.ts";
 import type { PlanRequest } from "./plan-request.ts";
 import { PlanningError } from "./planner.ts";
 import { renderPlanComment } from "./render-plan-comment.ts";
 import { hashShownPlan } from "./shown-plan.ts";
-import { checkTokenBudget, renderOverBudget } from "./token-budget.ts";
+import { checkTokenBudget } from "./token-budget.ts";
 
 // Amistio's own comments (plans, tracking, replies) carry this marker and are never fed back as input.
 const OWN_COMMENT = "<!-- amistio:";
@@ -27,7 +28,7 @@ export async function createPlanVersion(context: PlanRequest, options: { feedbac
   if (!version) {
     const previous = await db.planVersion.findFirst({ where: { taskId: task.id }, orderBy: { version: "desc" } });
     if (options.feedback !== undefined && !previous) {
-      await context.reply(`There is no plan to revise yet: \`${settings.commands.prefix} plan\` writes the first one.`);
+      await context.refuse(refusal("plan.no_plan_to_revise", { prefix: settings.commands.prefix }));
       return;
     }
     // Over the month's token budget, the model is not called (the offline planner costs nothing).
@@ -43,8 +44,14 @@ export async function createPlanVersion(context: PlanRequest, options: { feedbac
       if (budget.over) {
         context.metrics?.countPlan("over_budget");
         await context.audit("plan.over_budget", { used: budget.used, limit: budget.limit });
-        await context.reply(renderOverBudget({ ...budget, prefix: settings.commands.prefix }), "budget");
-        await context.refresh("This repository's AI planning budget for the month is used up.");
+        const over = refusal("plan.over_budget", {
+          used: budget.used,
+          limit: budget.limit,
+          resetsAt: budget.resetsAt,
+          prefix: settings.commands.prefix,
+        });
+        await context.refuse(over, "budget");
+        await context.refresh(over);
         return;
       }
     }
@@ -121,10 +128,13 @@ export async function createPlanVersion(context: PlanRequest, options: { feedbac
         data: { state: stateBefore === "planning" ? "requested" : stateBefore },
       });
       await context.audit("plan.failed", { code: error.code });
-      await context.reply(
-        `**Amistio could not write a plan.** ${error.message}\n\nTry again with \`${settings.commands.prefix} ${options.feedback === undefined ? "plan" : "revise <feedback>"}\`.`,
-      );
-      await context.refresh(error.message);
+      const failed = refusal(`plan.${error.code}`, {
+        detail: error.message,
+        revising: options.feedback !== undefined,
+        prefix: settings.commands.prefix,
+      });
+      await context.refuse(failed);
+      await context.refresh(failed);
       return;
     }
 

@@ -5,6 +5,7 @@ import type { RepoSettings } from "../config/repo-settings.ts";
 import type { Db } from "../db/create-database.ts";
 import type { Metrics } from "../metrics/amistio-metrics.ts";
 import type { JobTry } from "../queue/job-queue.ts";
+import type { Refusal } from "../refusals/refusals.ts";
 import type { EnsuredTask } from "../tasks/ensure-task.ts";
 import type { Planner } from "./planner.ts";
 
@@ -28,8 +29,10 @@ export interface PlanRequest {
   actor: { userId: string; githubId: bigint };
   plannerFor(settings: RepoSettings): Promise<Planner>;
   reply(body: string, purpose?: string): Promise<void>;
+  /** Replies with a refusal and its code, once per delivery and purpose. */
+  refuse(refused: Refusal, purpose?: string): Promise<void>;
   audit(action: string, data?: Record<string, unknown>): Promise<void>;
-  refresh(problem?: string): Promise<void>;
+  refresh(problem?: Refusal): Promise<void>;
   /** Plans counted by outcome. */
   metrics?: Pick<Metrics, "countPlan">;
 }

@@ -70,17 +70,3 @@ export async function checkTokenBudget(
   if (used < input.limit) return { over: false, used, limit: input.limit };
   return { over: true, used, limit: input.limit, resetsAt: nextMonthStart(input.now) };
 }
-
-const MONTH = new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
-const DAY = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
-
-/** The reply to `plan` or `revise` when the repository's budget for the month is used up. */
-export function renderOverBudget(input: { used: number; limit: number; resetsAt: Date; prefix: string }): string {
-  const month = MONTH.format(new Date(input.resetsAt.getTime() - 1));
-  return [
-    `**This repository has used its AI planning budget for ${month}**: ${input.used.toLocaleString("en")} of ${input.limit.toLocaleString("en")} tokens. No plan was written and the model was not called.`,
-    "",
-    `The budget starts again on ${DAY.format(input.resetsAt)} (00:00 UTC); \`${input.prefix} plan\` works again then. ` +
-      "To plan sooner, raise `planner.monthlyTokens` in `.github/amistio.yml`, or set `planner.provider: offline` for a plan built from the issue's own text.",
-  ].join("\n");
-}

@@ -2,6 +2,7 @@ import { planContentHash } from "@amistio/contract/plan-hash";
 import type { Plan } from "@amistio/contract/plan-schema";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
 import type { Db } from "../db/create-database.ts";
+import { type Refusal, refusal } from "../refusals/refusals.ts";
 
 interface VersionToRun {
   id: string;
@@ -19,21 +20,27 @@ interface VersionToRun {
 export async function approvalProblem(
   db: Db,
   version: VersionToRun,
-  required: number,
+  settings: { required: number; prefix: string },
   runContentHash?: string,
-): Promise<string | null> {
+): Promise<Refusal | null> {
+  const { prefix } = settings;
   if (version.status !== "approved") {
-    return `plan v${version.version} is ${version.status.replaceAll("_", " ")}, not approved.`;
+    return refusal("run.plan_not_approved", { version: version.version, status: version.status, prefix });
   }
   if (runContentHash !== undefined && runContentHash !== version.contentHash) {
-    return `plan v${version.version} changed after this run was approved.`;
+    return refusal("run.plan_changed", { version: version.version, prefix });
   }
   if (planContentHash(version.content as Plan) !== version.contentHash) {
-    return `the stored plan v${version.version} no longer matches the content that was approved.`;
+    return refusal("run.hash_mismatch", { version: version.version, prefix });
   }
   const approvals = await countingApprovals(db, version);
-  if (approvals.length < required) {
-    return `only ${approvals.length} of the ${required} required approvals of v${version.version} still count.`;
+  if (approvals.length < settings.required) {
+    return refusal("run.approvals_lapsed", {
+      version: version.version,
+      have: approvals.length,
+      need: settings.required,
+      prefix,
+    });
   }
   return null;
 }

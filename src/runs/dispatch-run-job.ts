@@ -1,23 +1,17 @@
 import type { Logger } from "pino";
+import { DEFAULT_COMMAND_PREFIX } from "../config/command-prefix.ts";
 import { loadRepoSettings } from "../config/load-repo-settings.ts";
-import { type RepoSettings, renderSettingsProblems } from "../config/repo-settings.ts";
+import { REPO_SETTINGS_FILE, type RepoSettings } from "../config/repo-settings.ts";
 import { postComment } from "../github/post-comment.ts";
 import { FIRST_TRY } from "../queue/job-queue.ts";
 import { JOBS, type TypedJobHandler } from "../queue/jobs.ts";
 import { retryLaterIn } from "../queue/retry-later.ts";
+import { type Refusal, refusal, refusalComment } from "../refusals/refusals.ts";
 import { approvalProblem } from "./approval-problem.ts";
 import { auditRun } from "./audit-run.ts";
 import { createWorkflowDispatcher, findDispatchedRun } from "./dispatch-workflow.ts";
 import { markDispatched } from "./mark-dispatched.ts";
 import { publishRun } from "./publish-run.ts";
-import {
-  renderApprovalLapsed,
-  renderDispatchForbidden,
-  renderDispatchRejected,
-  renderDispatchUnavailable,
-  renderNoPublicUrl,
-  renderWorkflowMissing,
-} from "./render-run-messages.ts";
 import { loadRunRecord, type RunRecord, repoOf } from "./run-record.ts";
 import type { Octokit, RunServices } from "./run-services.ts";
 
@@ -65,11 +59,9 @@ export function dispatchRunJob(shared: RunServices): TypedJobHandler<"run.dispat
       // A rate limit waits in the queue without using a try, even on the last one.
       if (!last || retryLaterIn(error)) throw error;
       log.error({ err: error }, "dispatch failed on its last try");
-      await failDispatch(services, octokit, record, null, log, {
-        code: "unavailable",
-        error: `GitHub kept failing: ${errorMessage(error)}`,
-        comment: (prefix) => renderDispatchUnavailable({ message: errorMessage(error), attempts: job.attempt, prefix }),
-      });
+      await failDispatch(services, octokit, record, null, log, (prefix) =>
+        refusal("dispatch.unavailable", { message: errorMessage(error), attempts: job.attempt, prefix }),
+      );
     }
   };
 }
@@ -88,29 +80,22 @@ async function dispatchOnce(input: DispatchInput): Promise<void> {
   const { owner, repo } = repoOf(record);
   const loaded = await loadRepoSettings(octokit, owner, repo);
   if (!loaded.ok) {
-    return failDispatch(services, octokit, record, null, log, {
-      code: "settings_invalid",
-      error: "`.github/amistio.yml` is invalid",
-      comment: () => renderSettingsProblems(loaded.problems),
-    });
+    return failDispatch(services, octokit, record, null, log, () =>
+      refusal("settings.invalid", { file: REPO_SETTINGS_FILE, problems: loaded.problems }),
+    );
   }
   const settings = loaded.settings;
   const prefix = settings.commands.prefix;
-  const lapsed = await approvalProblem(db, record.planVersion, settings.approvals.required, record.contentHash);
-  if (lapsed) {
-    return failDispatch(services, octokit, record, settings, log, {
-      code: "approval_lapsed",
-      error: lapsed,
-      comment: () => renderApprovalLapsed({ reason: lapsed, prefix }),
-    });
-  }
+  const lapsed = await approvalProblem(
+    db,
+    record.planVersion,
+    { required: settings.approvals.required, prefix },
+    record.contentHash,
+  );
+  if (lapsed) return failDispatch(services, octokit, record, settings, log, () => lapsed);
   const publicUrl = services.env.AMISTIO_PUBLIC_URL;
   if (!publicUrl) {
-    return failDispatch(services, octokit, record, settings, log, {
-      code: "no_public_url",
-      error: "AMISTIO_PUBLIC_URL is not set",
-      comment: () => renderNoPublicUrl(prefix),
-    });
+    return failDispatch(services, octokit, record, settings, log, () => refusal("dispatch.no_public_url", { prefix }));
   }
 
   const workflowPath = settings.runner.workflow.includes("/")
@@ -189,34 +174,21 @@ async function dispatchOnce(input: DispatchInput): Promise<void> {
     if (status === undefined || isRetryable(error)) throw error;
     const message = errorMessage(error);
     if (status === 404 && !(await workflowExists(octokit, { owner, repo, path: workflowPath, ref: defaultBranch }))) {
-      return failDispatch(services, octokit, record, settings, log, {
-        code: "workflow_missing",
-        error: `the workflow ${workflowPath} is not on the default branch ${defaultBranch}`,
-        comment: () => renderWorkflowMissing({ workflow: workflowPath, branch: defaultBranch, prefix }),
-      });
+      return failDispatch(services, octokit, record, settings, log, () =>
+        refusal("dispatch.workflow_missing", { workflow: workflowPath, branch: defaultBranch, prefix }),
+      );
     }
     if (status === 401 || status === 403 || status === 404) {
-      return failDispatch(services, octokit, record, settings, log, {
-        code: status === 404 ? "no_access" : "forbidden",
-        error: `GitHub answered ${status}: ${message}`,
-        comment: () => renderDispatchForbidden({ status, message, prefix }),
-      });
+      return failDispatch(services, octokit, record, settings, log, () =>
+        refusal(status === 404 ? "dispatch.no_access" : "dispatch.forbidden", { status, message, prefix }),
+      );
     }
-    return failDispatch(services, octokit, record, settings, log, {
-      code: "rejected",
-      error: `GitHub rejected the dispatch: ${message}`,
-      comment: () => renderDispatchRejected({ message, prefix }),
-    });
+    return failDispatch(services, octokit, record, settings, log, () =>
+      refusal("dispatch.rejected", { message, prefix }),
+    );
   }
   log.info({ workflowRunId: dispatched.workflowRunId }, "workflow dispatched");
   await markDispatched(services, octokit, { ...record, workflowPath, ref }, dispatched, settings, log);
-}
-
-interface Failure {
-  code: string;
-  /** Short, kept on the run and shown in the tracking comment. */
-  error: string;
-  comment(prefix: string): string;
 }
 
 /** A dispatch that will not happen: the run failed, said once on the issue, audited, shown. */
@@ -226,10 +198,11 @@ async function failDispatch(
   record: RunRecord,
   settings: RepoSettings | null,
   log: Logger,
-  failure: Failure,
+  failure: (prefix: string) => Refusal,
 ): Promise<void> {
   const { db } = services;
-  const error = failure.error.slice(0, 500);
+  const refused = failure(settings?.commands.prefix ?? DEFAULT_COMMAND_PREFIX);
+  const error = refused.summary.slice(0, 500);
   const { count } = await db.run.updateMany({
     where: { id: record.id, status: { in: ["queued", "dispatching"] } },
     data: { status: "failed", error, completedAt: services.now?.() ?? new Date() },
@@ -240,15 +213,15 @@ async function failDispatch(
     if (fresh?.status !== "failed" || fresh.error !== error) return;
   } else {
     await db.task.update({ where: { id: record.taskId }, data: { state: "failed" } });
-    await auditRun(db, record, "run.dispatch_failed", { code: failure.code });
+    await auditRun(db, record, "run.dispatch_failed", { code: refused.code });
   }
-  log.warn({ code: failure.code }, `run not dispatched: ${error}`);
+  log.warn({ code: refused.code }, `run not dispatched: ${error}`);
   const { owner, repo } = repoOf(record);
   await postComment(octokit, {
     owner,
     repo,
     issueNumber: record.task.number,
-    body: failure.comment(settings?.commands.prefix ?? "/amistio"),
+    body: refusalComment(refused),
     key: `dispatch-failed:${record.id}`,
     job: services.job ?? FIRST_TRY,
   });

@@ -5,14 +5,15 @@ import { DEFAULT_REPO_SETTINGS } from "../config/repo-settings.ts";
 import { postComment } from "../github/post-comment.ts";
 import { FIRST_TRY } from "../queue/job-queue.ts";
 import type { TypedJobHandler } from "../queue/jobs.ts";
+import { refusal, refusalComment } from "../refusals/refusals.ts";
 import { auditRun } from "./audit-run.ts";
 import { baseBranchFor } from "./base-branch.ts";
 import { isRetryable } from "./dispatch-run-job.ts";
 import { publishRun } from "./publish-run.ts";
-import { renderPullRequestBody, renderRunOutcome } from "./render-run-messages.ts";
+import { renderPullRequestBody, renderRunSucceeded } from "./render-run-messages.ts";
 import { loadRunRecord, type RunRecord, repoOf } from "./run-record.ts";
 import type { Octokit, RunServices } from "./run-services.ts";
-import { describeFailure, type StoredResult } from "./stored-result.ts";
+import { runFailure, type StoredResult } from "./stored-result.ts";
 
 /**
  * After the runner reported: opens the pull request for a pushed branch (linking the issue, with
@@ -36,6 +37,7 @@ export function finishRunJob(shared: RunServices): TypedJobHandler<"run.finish">
     const { owner, repo } = repoOf(record);
     const loaded = await loadRepoSettings(octokit, owner, repo);
     const settings = loaded.ok ? loaded.settings : DEFAULT_REPO_SETTINGS;
+    const prefix = settings.commands.prefix;
 
     let pullRequestUrl = record.pullRequestUrl;
     let problem: string | null = null;
@@ -49,28 +51,39 @@ export function finishRunJob(shared: RunServices): TypedJobHandler<"run.finish">
         log.warn({ err: error }, "could not open the pull request");
         await db.run.update({
           where: { id: record.id },
-          data: { error: `could not open the pull request: ${problem}`.slice(0, 500) },
+          data: {
+            error: refusal("run.pull_request_failed", {
+              branch: record.branch,
+              problem,
+              htmlUrl: null,
+              prefix,
+            }).summary.slice(0, 500),
+          },
         });
       }
     }
     const succeeded = result.outcome !== "failed" && problem === null;
     await db.task.update({ where: { id: record.taskId }, data: { state: succeeded ? "done" : "failed" } });
+    const outputTail = result.outputTail ? lastLines(result.outputTail, 40) : null;
     await postComment(octokit, {
       owner,
       repo,
       issueNumber: record.task.number,
-      body: renderRunOutcome({
-        version: record.planVersion.version,
-        outcome: result.outcome,
-        pullRequestUrl,
-        branch: record.branch,
-        changedFiles: result.changedFiles.length,
-        reason: result.outcome === "failed" ? describeFailure(result) : null,
-        outputTail: result.outputTail ? lastLines(result.outputTail, 40) : null,
-        htmlUrl: record.htmlUrl,
-        prefix: settings.commands.prefix,
-        pullRequestProblem: problem,
-      }),
+      body:
+        result.outcome === "failed"
+          ? refusalComment(runFailure({ ...result, outputTail }, { htmlUrl: record.htmlUrl, prefix }))
+          : problem !== null
+            ? refusalComment(
+                refusal("run.pull_request_failed", { branch: record.branch, problem, htmlUrl: record.htmlUrl, prefix }),
+              )
+            : renderRunSucceeded({
+                version: record.planVersion.version,
+                pullRequestUrl,
+                branch: record.branch,
+                changedFiles: result.changedFiles.length,
+                outputTail,
+                htmlUrl: record.htmlUrl,
+              }),
       key: `outcome:${record.id}`,
       job: services.job ?? FIRST_TRY,
     });

@@ -1,15 +1,16 @@
 import type { Logger } from "pino";
 import type { Probot } from "probot";
+import { DEFAULT_COMMAND_PREFIX } from "../config/command-prefix.ts";
 import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { onEvent } from "../github/on-event.ts";
 import { postComment } from "../github/post-comment.ts";
 import { FIRST_TRY } from "../queue/job-queue.ts";
+import { type Refusal, refusal, refusalComment } from "../refusals/refusals.ts";
 import { auditRun } from "./audit-run.ts";
 import { runIdFromTitle } from "./dispatch-workflow.ts";
 import { dispatchMismatch, type WorkflowRunFacts } from "./dispatched-ref.ts";
 import { cancelOrphan } from "./mark-dispatched.ts";
 import { publishRun } from "./publish-run.ts";
-import { renderEndedWithoutReport } from "./render-run-messages.ts";
 import { loadRunRecord, type RunRecord, repoOf } from "./run-record.ts";
 import type { Octokit, RunServices } from "./run-services.ts";
 import { isTerminal, type RunStatus, statusesBefore } from "./run-status.ts";
@@ -75,7 +76,11 @@ export function followWorkflowRuns(app: Probot, services: RunServices): void {
                 status: workflowRun.conclusion === "cancelled" ? "cancelled" : "failed",
                 withStatus: {
                   completedAt: new Date(),
-                  error: `the workflow run ended (${workflowRun.conclusion ?? "no conclusion"}) before the runner reported`,
+                  error: endedWithoutReport({
+                    conclusion: workflowRun.conclusion,
+                    htmlUrl: null,
+                    prefix: DEFAULT_COMMAND_PREFIX,
+                  }).summary,
                 },
                 fill: { htmlUrl: workflowRun.html_url, conclusion: workflowRun.conclusion },
               };
@@ -167,11 +172,13 @@ async function applyChange(
       owner,
       repo,
       issueNumber: record.task.number,
-      body: renderEndedWithoutReport({
-        conclusion: given.conclusion ?? null,
-        htmlUrl: record.htmlUrl ?? given.htmlUrl ?? null,
-        prefix: settings?.commands.prefix ?? "/amistio",
-      }),
+      body: refusalComment(
+        endedWithoutReport({
+          conclusion: given.conclusion ?? null,
+          htmlUrl: record.htmlUrl ?? given.htmlUrl ?? null,
+          prefix: settings?.commands.prefix ?? DEFAULT_COMMAND_PREFIX,
+        }),
+      ),
       key: `outcome:${record.id}`,
       job: services.job ?? FIRST_TRY,
     });
@@ -271,4 +278,11 @@ async function findRunOfJob(
     createdAt: data.created_at,
     htmlUrl: data.html_url,
   });
+}
+
+/** A workflow run that ended without the runner's report: cancelled on GitHub, or failed before it reported. */
+function endedWithoutReport(input: { conclusion: string | null; htmlUrl: string | null; prefix: string }): Refusal {
+  return input.conclusion === "cancelled"
+    ? refusal("run.cancelled_before_report", { htmlUrl: input.htmlUrl })
+    : refusal("run.ended_without_report", input);
 }

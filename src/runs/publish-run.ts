@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Db } from "../db/create-database.ts";
+import type { Refusal } from "../refusals/refusals.ts";
 import { updateTrackingComment } from "../tasks/update-tracking-comment.ts";
 import { loadRunRecord, repoOf } from "./run-record.ts";
 import type { Octokit } from "./run-services.ts";
@@ -12,7 +13,7 @@ export async function publishRun(input: {
   runId: string;
   requiredApprovals: number;
   log: Logger;
-  problem?: string | null;
+  problem?: Refusal | null;
   /** When the job that publishes last waited out a rate limit. */
   delayedUntil?: Date | null;
 }): Promise<void> {

@@ -1,10 +1,11 @@
+import { DEFAULT_COMMAND_PREFIX } from "../config/command-prefix.ts";
 import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import { postComment } from "../github/post-comment.ts";
 import { FIRST_TRY } from "../queue/job-queue.ts";
 import type { TypedJobHandler } from "../queue/jobs.ts";
+import { refusal, refusalComment } from "../refusals/refusals.ts";
 import { auditRun } from "./audit-run.ts";
 import { publishRun } from "./publish-run.ts";
-import { renderQueuedTooLong } from "./render-run-messages.ts";
 import { loadRunRecord, repoOf } from "./run-record.ts";
 import type { RunServices } from "./run-services.ts";
 
@@ -28,12 +29,13 @@ export function queuedRunCheckJob(shared: RunServices): TypedJobHandler<"run.que
     const minutes = Math.round(
       ((services.now?.() ?? new Date()).getTime() - (record.dispatchedAt ?? record.createdAt).getTime()) / 60_000,
     );
-    const prefix = settings?.commands.prefix ?? "/amistio";
+    const prefix = settings?.commands.prefix ?? DEFAULT_COMMAND_PREFIX;
+    const refused = refusal("run.queued_too_long", { minutes, labels, htmlUrl: record.htmlUrl, prefix });
     await postComment(octokit, {
       owner,
       repo,
       issueNumber: record.task.number,
-      body: renderQueuedTooLong({ minutes, labels, htmlUrl: record.htmlUrl, prefix }),
+      body: refusalComment(refused),
       key: `queued:${record.id}`,
       job: services.job ?? FIRST_TRY,
     });
@@ -44,7 +46,7 @@ export function queuedRunCheckJob(shared: RunServices): TypedJobHandler<"run.que
       runId: record.id,
       requiredApprovals: settings?.approvals.required ?? 1,
       log: services.logger,
-      problem: `no online runner matches the labels ${labels.join(", ")}`,
+      problem: refused,
       delayedUntil: services.job?.waits.lastUntil,
     });
   };

@@ -10,7 +10,8 @@ import {
 } from "@amistio/contract/runner-contract";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { loadRepoSettings } from "../config/load-repo-settings.ts";
-import { DEFAULT_REPO_SETTINGS } from "../config/repo-settings.ts";
+import { DEFAULT_REPO_SETTINGS, REPO_SETTINGS_FILE } from "../config/repo-settings.ts";
+import { type Refusal, refusal, runnerApiError } from "../refusals/refusals.ts";
 import { approvalProblem } from "./approval-problem.ts";
 import { auditRun } from "./audit-run.ts";
 import { baseBranchFor } from "./base-branch.ts";
@@ -30,13 +31,12 @@ export interface RunnerApiOptions {
 /** Refusals kept per run (events and audit): enough to diagnose, too few to flood anything. */
 const MAX_RECORDED_REFUSALS = 20;
 
-class Refusal extends Error {
+class RunnerRefusal extends Error {
   constructor(
     readonly status: number,
-    message: string,
-    readonly code: string,
+    readonly refused: Refusal,
   ) {
-    super(message);
+    super(refused.summary);
   }
 }
 
@@ -52,29 +52,27 @@ export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions)
 
   async function authorise(request: FastifyRequest): Promise<{ record: RunRecord; claims: RunnerClaims }> {
     const { runId } = request.params as { runId: string };
-    if (!RUN_ID_PATTERN.test(runId)) throw new Refusal(404, "no such run", "unknown_run");
+    if (!RUN_ID_PATTERN.test(runId)) throw new RunnerRefusal(404, refusal("runner.unknown_run"));
     const header = request.headers.authorization ?? "";
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     if (!token) {
-      throw new Refusal(
-        401,
-        "no token: the runner must send a GitHub Actions OIDC token (the job needs `permissions: id-token: write`)",
-        "no_token",
-      );
+      throw new RunnerRefusal(401, refusal("runner.no_token"));
     }
     let claims: RunnerClaims;
     try {
       claims = await verifyToken(token);
     } catch (error) {
       if (!(error instanceof RunnerTokenError)) throw error;
-      throw new Refusal(error.kind === "unavailable" ? 503 : 401, error.message, "invalid_token");
+      throw error.kind === "unavailable"
+        ? new RunnerRefusal(503, refusal("runner.keys_unavailable"))
+        : new RunnerRefusal(401, refusal("runner.invalid_token", { detail: error.message }));
     }
     const record = await loadRunRecord(db, runId);
-    if (!record) throw new Refusal(404, "no such run", "unknown_run");
+    if (!record) throw new RunnerRefusal(404, refusal("runner.unknown_run"));
     try {
       await checkClaims(record, claims);
     } catch (error) {
-      if (error instanceof Refusal) await recordRefusal(record, error);
+      if (error instanceof RunnerRefusal) await recordRefusal(record, error);
       throw error;
     }
     return { record: (await loadRunRecord(db, runId))!, claims };
@@ -86,7 +84,7 @@ export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions)
       claims.repositoryId !== repository.githubId.toString() ||
       claims.repository.toLowerCase() !== repository.fullName.toLowerCase()
     ) {
-      throw new Refusal(403, "the token was issued to a workflow of another repository", "other_repository");
+      throw new RunnerRefusal(403, refusal("runner.other_repository"));
     }
     // The workflow file and the ref Amistio dispatched: a copy of the workflow on another branch
     // (whose run-name can carry this run's title) gets no plan.
@@ -96,27 +94,25 @@ export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions)
       !workflowRefMatches(claims.workflowRef, expected) ||
       (claims.ref !== null && !qualifiedRefs(record.ref ?? "").includes(claims.ref))
     ) {
-      throw new Refusal(
-        403,
-        "the token was issued to another workflow than the one Amistio dispatched",
-        "other_workflow",
-      );
+      throw new RunnerRefusal(403, refusal("runner.other_workflow"));
     }
     // The token's binding to this run is checked before the run's state, so a token of another run
     // learns nothing about this one (not even that it has ended).
     const matched = record.workflowRunId === null ? await matchTitle(record, claims) : null;
     if (record.workflowRunId !== null && record.workflowRunId.toString() !== claims.runId) {
-      throw new Refusal(403, "the token was issued to another workflow run", "other_run");
+      throw new RunnerRefusal(403, refusal("runner.other_run"));
     }
     if (
       record.workflowRunAttempt !== null &&
       claims.runAttempt !== null &&
       claims.runAttempt !== String(record.workflowRunAttempt)
     ) {
-      throw new Refusal(403, "the token was issued to another attempt of the workflow run", "other_attempt");
+      throw new RunnerRefusal(403, refusal("runner.other_attempt"));
     }
-    if (isTerminal(record.status)) throw new Refusal(409, `the run has ended (${record.status})`, "run_ended");
-    if (record.status === "queued") throw new Refusal(409, "the run has not been dispatched", "not_dispatched");
+    if (isTerminal(record.status)) {
+      throw new RunnerRefusal(409, refusal("runner.run_ended", { status: record.status }));
+    }
+    if (record.status === "queued") throw new RunnerRefusal(409, refusal("runner.not_dispatched"));
     if (matched) {
       await db.run.updateMany({
         where: { id: record.id, workflowRunId: null },
@@ -142,27 +138,24 @@ export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions)
         createdAt: data.created_at,
       }) !== null
     ) {
-      throw new Refusal(403, "the token was issued to another workflow run", "other_run");
+      throw new RunnerRefusal(403, refusal("runner.other_run"));
     }
     return { attempt: data.run_attempt ?? 1, htmlUrl: data.html_url };
   }
 
-  async function recordRefusal(record: RunRecord, refusal: Refusal): Promise<void> {
+  async function recordRefusal(record: RunRecord, error: RunnerRefusal): Promise<void> {
     const recorded = await db.runEvent.count({ where: { runId: record.id, kind: "refused" } });
     if (recorded >= MAX_RECORDED_REFUSALS) return;
-    await db.runEvent.create({
-      data: { runId: record.id, kind: "refused", message: refusal.message, data: { code: refusal.code } },
-    });
-    await auditRun(db, record, "runner.refused", { code: refusal.code, status: refusal.status });
+    const { code, summary: text } = error.refused;
+    await db.runEvent.create({ data: { runId: record.id, kind: "refused", message: text, data: { code } } });
+    await auditRun(db, record, "runner.refused", { code, status: error.status });
   }
 
   function refuse(reply: FastifyReply, request: FastifyRequest, error: unknown) {
-    if (!(error instanceof Refusal)) throw error;
-    request.log.warn(
-      { status: error.status, code: error.code, url: request.url },
-      `runner call refused: ${error.message}`,
-    );
-    return reply.code(error.status).send({ error: error.message, code: error.code });
+    if (!(error instanceof RunnerRefusal)) throw error;
+    const { code, summary: text } = error.refused;
+    request.log.warn({ status: error.status, code, url: request.url }, `runner call refused: ${text}`);
+    return reply.code(error.status).send(runnerApiError(error.refused));
   }
 
   await app.register(
@@ -180,7 +173,7 @@ export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions)
         try {
           const { record } = await authorise(request);
           const parsed = runnerEventsSchema.safeParse(request.body);
-          if (!parsed.success) return reply.code(400).send({ error: "events must be { events: [{ kind, message }] }" });
+          if (!parsed.success) return reply.code(400).send(runnerApiError(refusal("runner.bad_events")));
           const stored = await db.runEvent.count({ where: { runId: record.id } });
           if (stored >= RUNNER_LIMITS.storedEventsPerRun) return reply.send({ accepted: false, more: false });
           const lines = parsed.data.events.map((event) => event.message.slice(0, RUNNER_LIMITS.messageChars));
@@ -205,9 +198,9 @@ export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions)
         try {
           const { record } = await authorise(request);
           const parsed = runnerResultSchema.safeParse(request.body);
-          if (!parsed.success) return reply.code(400).send({ error: "the result does not match the runner contract" });
+          if (!parsed.success) return reply.code(400).send(runnerApiError(refusal("runner.bad_result")));
           const ended = await recordRunnerResult(services, record, parsed.data);
-          if (!ended) throw new Refusal(409, "the run has ended", "run_ended");
+          if (!ended) throw new RunnerRefusal(409, refusal("runner.run_ended", { status: null }));
           return reply.code(202).send({ status: "recorded" });
         } catch (error) {
           return refuse(reply, request, error);
@@ -223,17 +216,22 @@ export async function runnerApi(app: FastifyInstance, options: RunnerApiOptions)
     const { owner, repo } = repoOf(record);
     const loaded = await loadRepoSettings(octokit, owner, repo);
     const settings = loaded.ok ? loaded.settings : null;
-    const lapsed = settings
-      ? await approvalProblem(db, record.planVersion, settings.approvals.required, record.contentHash)
-      : "`.github/amistio.yml` is invalid";
+    const lapsed = loaded.ok
+      ? await approvalProblem(
+          db,
+          record.planVersion,
+          { required: loaded.settings.approvals.required, prefix: loaded.settings.commands.prefix },
+          record.contentHash,
+        )
+      : refusal("settings.invalid", { file: REPO_SETTINGS_FILE, problems: loaded.problems });
     if (lapsed) {
       await recordRunnerResult(services, record, {
         outcome: "failed",
         reason: "setup_failed",
-        message: `Amistio refused to hand out the plan: ${lapsed}`,
+        message: `Amistio refused to hand out the plan: ${lapsed.summary}`,
         durationMs: 0,
       });
-      throw new Refusal(409, `the plan may not run: ${lapsed}`, "approval_lapsed");
+      throw new RunnerRefusal(409, lapsed);
     }
     const runner = (settings ?? DEFAULT_REPO_SETTINGS).runner;
     const branch = runBranch(record);

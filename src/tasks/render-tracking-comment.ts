@@ -1,3 +1,5 @@
+import type { Refusal } from "../refusals/refusals.ts";
+
 export interface TrackingView {
   taskId: string;
   state: string;
@@ -19,8 +21,8 @@ export interface TrackingView {
     pullRequestUrl: string | null;
     error: string | null;
   } | null;
-  /** Set when planning failed; shown until the next plan. */
-  problem: string | null;
+  /** Set when something went wrong (planning failed, no runner…); shown, with its code, until the next update. */
+  problem: Refusal | null;
   /**
    * Set when the job writing this update had to wait for GitHub's rate limit: until then nothing
    * could be written, so it is said on the first update after the limit lifted.
@@ -62,7 +64,7 @@ export function renderTrackingComment(view: TrackingView): string {
   if (view.state === "rejected") notes.push("**Rejected.** `/amistio revise <feedback>` makes a new version.");
   if (view.state === "cancelled") notes.push("**Cancelled.**");
   if (view.state === "failed") notes.push(`**Failed.**${run?.error ? ` ${run.error}` : ""}`);
-  if (view.problem) notes.push(`**Problem:** ${view.problem}`);
+  if (view.problem) notes.push(`**Problem:** ${view.problem.summary} (\`${view.problem.code}\`)`);
   if (view.delayedUntil) {
     const until = view.delayedUntil.toISOString().slice(11, 16);
     notes.push(`_Delayed by GitHub's rate limit until ${until} UTC; Amistio carried on once it lifted._`);

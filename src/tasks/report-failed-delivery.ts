@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Context, Probot } from "probot";
 import { loadRepoSettings } from "../config/load-repo-settings.ts";
 import type { Db } from "../db/create-database.ts";
+import { refusal } from "../refusals/refusals.ts";
 import { updateTrackingComment } from "./update-tracking-comment.ts";
 
 type Octokit = Context["octokit"];
@@ -60,7 +61,7 @@ export async function reportFailedDelivery(input: {
       repo,
       taskId: task.id,
       requiredApprovals: settings.ok ? settings.settings.approvals.required : 1,
-      problem: `Amistio could not act on an event for this task (delivery \`${deliveryId}\`) and has stopped trying. Type the command again, or ask the operator to replay the delivery (\`npm run deliveries -- replay ${deliveryId}\`).`,
+      problem: refusal("delivery.failed", { deliveryId }),
       delayedUntil: input.delayedUntil ?? null,
     });
   } catch (error) {

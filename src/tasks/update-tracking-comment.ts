@@ -1,6 +1,7 @@
 import type { Context } from "probot";
 import { countingApprovals } from "../approvals/counting-approvals.ts";
 import type { Db } from "../db/create-database.ts";
+import type { Refusal } from "../refusals/refusals.ts";
 import { renderTrackingComment, type TrackingView } from "./render-tracking-comment.ts";
 
 type Octokit = Context["octokit"];
@@ -12,7 +13,7 @@ export interface UpdateTrackingCommentOptions {
   repo: string;
   taskId: string;
   requiredApprovals: number;
-  problem?: string | null;
+  problem?: Refusal | null;
   /** When the job that updates it last waited out a rate limit (`JobTry.waits.lastUntil`): shown as a delay. */
   delayedUntil?: Date | null;
 }

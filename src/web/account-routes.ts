@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import { deleteAccount } from "../privacy/delete-account.ts";
 import { exportAccount } from "../privacy/export-account.ts";
+import { refusal } from "../refusals/refusals.ts";
 import { html } from "./html.ts";
 import { accountPage, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from "./pages/account-page.ts";
 import { messagePage } from "./pages/message-page.ts";
@@ -72,15 +73,12 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: AccountRoutes
       problems.push(`the email address is longer than ${MAX_EMAIL_LENGTH} characters`);
     else if (email !== "" && !EMAIL.test(email)) problems.push("the email address is not of the form name@example.org");
     if (problems.length > 0) {
-      request.log.info({ status: 400, reason: "profile_invalid", problems: problems.length }, "refused: profile");
-      return ctx.page(request, reply, {
+      return ctx.refuse(request, reply, {
+        area: "profile",
         status: 400,
-        title: "Details not saved",
-        body: messagePage({
-          heading: "Details not saved",
-          text: `Nothing was changed: ${problems.join("; ")}.`,
-          next: back,
-        }),
+        refused: refusal("web.profile_invalid", { problems }),
+        next: back,
+        details: { reason: "profile_invalid", problems: problems.length },
       });
     }
     const data = { name: name === "" ? null : name, email: email === "" ? null : email };
@@ -138,15 +136,12 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: AccountRoutes
     const viewer = request.viewer!;
     const expected = deletionConfirmation(viewer);
     if ((field(request.body, "confirm") ?? "").trim() !== expected) {
-      request.log.info({ status: 400, reason: "confirmation_mismatch" }, "refused: account deletion");
-      return ctx.page(request, reply, {
+      return ctx.refuse(request, reply, {
+        area: "account deletion",
         status: 400,
-        title: "Account not deleted",
-        body: messagePage({
-          heading: "Account not deleted",
-          text: "What you typed does not match the confirmation shown on the account page. Nothing was deleted.",
-          next: back,
-        }),
+        refused: refusal("web.deletion_not_confirmed"),
+        next: back,
+        details: { reason: "confirmation_mismatch" },
       });
     }
     const result = await deleteAccount(db, { userId: viewer.id, revoke: ctx.tokens.revoke, now });

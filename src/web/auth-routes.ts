@@ -3,6 +3,7 @@ import { ResponseBodyError } from "openid-client";
 import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import { refreshMemberships } from "../auth/refresh-memberships.ts";
 import { resolveSignIn, type VerifiedIdentity } from "../auth/resolve-sign-in.ts";
+import { type Refusal, refusal } from "../refusals/refusals.ts";
 import { html } from "./html.ts";
 import { safeReturnTo } from "./return-to.ts";
 import { field, type WebContext } from "./web-context.ts";
@@ -28,28 +29,20 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     request: FastifyRequest,
     reply: FastifyReply,
     status: number,
-    heading: string,
-    text: string,
+    refused: Refusal,
     details: Record<string, unknown> = {},
   ) => {
     ctx.refuse(request, reply, {
       area: "sign-in",
       status,
-      heading,
-      text,
+      refused,
       details,
       next: html`<p><a href="/">Back to the start page</a>${request.viewer ? html` · <a href="/account">Your account</a>` : ""}</p>`,
     });
   };
 
   const notConfigured = (request: FastifyRequest, reply: FastifyReply, provider: Provider) =>
-    fail(
-      request,
-      reply,
-      404,
-      "Sign-in not available",
-      `Signing in with ${label(provider)} is not configured on this instance.`,
-    );
+    fail(request, reply, 404, refusal("web.sign_in_not_configured", { provider: label(provider) }));
 
   async function start(request: FastifyRequest, reply: FastifyReply, provider: Provider) {
     const client = provider === "github" ? ctx.github : ctx.oidc;
@@ -67,27 +60,17 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     }
     const link = field(request.query, "link") === "1";
     if (link && !request.viewer) {
-      return fail(
-        request,
-        reply,
-        401,
-        "Sign in first",
-        `Sign in before linking a ${label(provider)} account to yours.`,
-      );
+      return fail(request, reply, 401, refusal("web.sign_in_first", { provider: label(provider) }));
     }
     if (!link && request.viewer) return reply.redirect(returnTo ?? "/workspaces", 303);
     let started: Awaited<ReturnType<typeof client.start>>;
     try {
       started = await client.start(`${ctx.origin()}${callbackPath(provider)}`);
     } catch (error) {
-      return fail(
-        request,
-        reply,
-        502,
-        "Sign-in unavailable",
-        `${label(provider)} could not be reached. Try again in a moment.`,
-        { err: error, provider },
-      );
+      return fail(request, reply, 502, refusal("web.provider_unreachable", { provider: label(provider) }), {
+        err: error,
+        provider,
+      });
     }
     webSession.setPending(request, {
       provider,
@@ -151,22 +134,10 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
     if (pending) webSession.setPending(request, undefined);
     const state = field(request.query, "state");
     if (!pending || pending.provider !== provider || !state || state !== pending.state) {
-      return fail(
-        request,
-        reply,
-        400,
-        "Sign-in could not be completed",
-        "This answer does not belong to a sign-in started in this browser: it was already used, or it comes from another browser or tab. Nothing was changed; start again.",
-      );
+      return fail(request, reply, 400, refusal("web.sign_in_state_mismatch"));
     }
     if (now().getTime() - pending.startedAt > SIGN_IN_WINDOW_MS) {
-      return fail(
-        request,
-        reply,
-        400,
-        "Sign-in took too long",
-        "The sign-in was started more than 10 minutes ago. Nothing was changed; start again.",
-      );
+      return fail(request, reply, 400, refusal("web.sign_in_expired"));
     }
     const error = field(request.query, "error");
     if (error) {
@@ -175,44 +146,34 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
         request,
         reply,
         error === "access_denied" ? 403 : 400,
-        "Sign-in cancelled",
-        `${label(provider)} did not sign you in: ${description.slice(0, 300)}. Nothing was changed.`,
+        refusal("web.sign_in_cancelled", { provider: label(provider), description }),
       );
     }
     if (pending.linkUserId && request.viewer?.id !== pending.linkUserId) {
-      return fail(
-        request,
-        reply,
-        401,
-        "Session ended",
-        "Your session ended while linking an account. Sign in and try again.",
-      );
+      return fail(request, reply, 401, refusal("web.link_session_ended"));
     }
 
     let verified: Awaited<ReturnType<typeof verify>>;
     try {
       verified = await verify(provider, new URL(request.url, ctx.origin()), pending);
     } catch (failure) {
-      const detail = failure instanceof ResponseBodyError ? ` (${failure.error})` : "";
-      return fail(
-        request,
-        reply,
-        502,
-        "Sign-in could not be completed",
-        `${label(provider)} did not confirm the sign-in${detail}. Nothing was changed; start again.`,
-        { err: failure, provider },
-      );
+      const detail = failure instanceof ResponseBodyError ? failure.error : null;
+      return fail(request, reply, 502, refusal("web.sign_in_not_confirmed", { provider: label(provider), detail }), {
+        err: failure,
+        provider,
+      });
     }
 
     const { identity, githubToken } = verified;
     const outcome = await resolveSignIn(db, identity, pending.linkUserId);
     if (!outcome.ok) {
-      const reason = {
-        identity_taken: `This ${label(provider)} account is already linked to another Amistio account. Sign in with it to use that account, or delete that account first.`,
-        github_account_taken: `This GitHub account already belongs to another Amistio account (from an earlier sign-in or from its activity on GitHub). Sign out, sign in with GitHub, and link ${ctx.settings.oidc?.name ?? "your other sign-in"} from that account.`,
-        other_github_linked: "Your account is already linked to a different GitHub account.",
-      }[outcome.reason];
-      return fail(request, reply, 409, "Account already linked", `${reason} Nothing was changed.`);
+      const refused = {
+        identity_taken: () => refusal("web.identity_taken", { provider: label(provider) }),
+        github_account_taken: () =>
+          refusal("web.github_account_taken", { otherSignIn: ctx.settings.oidc?.name ?? "your other sign-in" }),
+        other_github_linked: () => refusal("web.other_github_linked"),
+      }[outcome.reason]();
+      return fail(request, reply, 409, refused);
     }
     const { userId } = outcome;
     if (!pending.linkUserId) await webSession.signIn(request, db, userId, now());

@@ -8,6 +8,7 @@ import {
   MAX_RESOLUTION_NOTE,
   PRIVACY_REQUEST_FIELDS,
 } from "../privacy/privacy-requests.ts";
+import { type Refusal, refusal } from "../refusals/refusals.ts";
 import { html } from "./html.ts";
 import { manageRequestsPage } from "./pages/manage-requests-page.ts";
 import { privacyRequestsPage } from "./pages/privacy-requests-page.ts";
@@ -25,32 +26,17 @@ const MANAGE_LIMIT = 200;
 export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: PrivacyRequestRoutesOptions): Promise<void> {
   const { db, now } = ctx;
   app.addHook("preHandler", requireViewer(ctx));
-  const refuse = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    status: number,
-    heading: string,
-    text: string,
-    back: string,
-  ) => {
+  const refuse = (request: FastifyRequest, reply: FastifyReply, status: number, refused: Refusal, back: string) => {
     ctx.refuse(request, reply, {
       area: "privacy request",
       status,
-      heading,
-      text,
+      refused,
       next: html`<p><a href="${back}">Go back</a></p>`,
     });
   };
   const adminOnly = async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.viewer?.isAdmin) {
-      return refuse(
-        request,
-        reply,
-        403,
-        "Operators only",
-        "Only the instance's operators (AMISTIO_ADMINS) can manage privacy requests.",
-        "/privacy/requests",
-      );
+      return refuse(request, reply, 403, refusal("web.operators_only"), "/privacy/requests");
     }
   };
 
@@ -70,24 +56,11 @@ export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: Privac
     const kind = field(request.body, "kind");
     const details = (field(request.body, "details") ?? "").trim();
     if (!isPrivacyRequestKind(kind)) {
-      return refuse(
-        request,
-        reply,
-        400,
-        "Request not sent",
-        "Choose what you ask for from the list. Nothing was sent.",
-        "/privacy/requests",
-      );
+      return refuse(request, reply, 400, refusal("web.privacy_request_kind"), "/privacy/requests");
     }
     if (details === "" || details.length > MAX_PRIVACY_REQUEST_DETAILS) {
-      return refuse(
-        request,
-        reply,
-        400,
-        "Request not sent",
-        `Describe your request in 1 to ${MAX_PRIVACY_REQUEST_DETAILS} characters. Nothing was sent.`,
-        "/privacy/requests",
-      );
+      const refused = refusal("web.privacy_request_details", { max: MAX_PRIVACY_REQUEST_DETAILS });
+      return refuse(request, reply, 400, refused, "/privacy/requests");
     }
     await createPrivacyRequest(db, { person: request.viewer!, kind, details }, now);
     return reply.redirect("/privacy/requests#requests", 303);
@@ -115,17 +88,9 @@ export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: Privac
       const to = field(request.body, "status");
       const note = (field(request.body, "note") ?? "").trim();
       const back = "/privacy/requests/manage";
-      if (!isPrivacyRequestStatus(to))
-        return refuse(request, reply, 400, "Not updated", "Choose a new status. Nothing was changed.", back);
+      if (!isPrivacyRequestStatus(to)) return refuse(request, reply, 400, refusal("web.privacy_status_missing"), back);
       if (note.length > MAX_RESOLUTION_NOTE) {
-        return refuse(
-          request,
-          reply,
-          400,
-          "Not updated",
-          `The note is longer than ${MAX_RESOLUTION_NOTE} characters. Nothing was changed.`,
-          back,
-        );
+        return refuse(request, reply, 400, refusal("web.privacy_note_too_long", { max: MAX_RESOLUTION_NOTE }), back);
       }
       const result = await changePrivacyRequestStatus(
         db,
@@ -138,24 +103,10 @@ export async function privacyRequestRoutes(app: FastifyInstance, { ctx }: Privac
         now,
       );
       if (!result.ok && result.reason === "not_found") {
-        return refuse(
-          request,
-          reply,
-          404,
-          "No such request",
-          "That privacy request does not exist (it may have been deleted with its account).",
-          back,
-        );
+        return refuse(request, reply, 404, refusal("web.privacy_request_not_found"), back);
       }
       if (!result.ok) {
-        return refuse(
-          request,
-          reply,
-          409,
-          "Not updated",
-          `A request that is ${result.from.replace("_", " ")} cannot become ${to.replace("_", " ")}. Nothing was changed.`,
-          back,
-        );
+        return refuse(request, reply, 409, refusal("web.privacy_status_change", { from: result.from, to }), back);
       }
       return reply.redirect(back, 303);
     },

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { refusal } from "../refusals/refusals.ts";
 import { html } from "./html.ts";
-import { messagePage } from "./pages/message-page.ts";
 import { signInLinks } from "./pages/sign-in-links.ts";
 import type { WebContext } from "./web-context.ts";
 
@@ -15,21 +15,15 @@ const ENDED = {
 export function requireViewer(ctx: WebContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.viewer) return;
-    request.log.info(
-      { status: 401, reason: request.sessionEnded ?? "not_signed_in", url: request.url },
-      "refused: sign-in required",
-    );
     const returnTo = request.method === "GET" ? request.url : undefined;
     const reason = request.sessionEnded ? ENDED[request.sessionEnded] : "This page is only for signed-in people.";
-    return ctx.page(request, reply, {
+    return ctx.refuse(request, reply, {
+      area: "sign-in required",
       status: 401,
-      title: "Sign in",
-      body: messagePage({
-        heading: "Sign in to continue",
-        text: reason,
-        next: html`${signInLinks({ github: Boolean(ctx.github), oidcName: ctx.settings.oidc?.name }, returnTo)}
+      refused: refusal("web.sign_in_required", { reason }),
+      next: html`${signInLinks({ github: Boolean(ctx.github), oidcName: ctx.settings.oidc?.name }, returnTo)}
 <p><a href="/">Back to the start page</a></p>`,
-      }),
+      details: { reason: request.sessionEnded ?? "not_signed_in", url: request.url },
     });
   };
 }

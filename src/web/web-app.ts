@@ -152,9 +152,17 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
           }).text,
         );
     },
-    refuse(request, reply, { area, status, heading, text, next, details = {} }) {
-      request.log[status >= 500 ? "warn" : "info"]({ status, reason: heading, ...details }, `refused: ${area}`);
-      return ctx.page(request, reply, { status, title: heading, body: messagePage({ heading, text, next }) });
+    refuse(request, reply, { area, status, refused, next, details = {} }) {
+      const heading = refused.summary;
+      request.log[status >= 500 ? "warn" : "info"](
+        { status, reason: heading, code: refused.code, ...details },
+        `refused: ${area}`,
+      );
+      return ctx.page(request, reply, {
+        status,
+        title: heading,
+        body: messagePage({ heading, text: refused.text, next, code: refused.code }),
+      });
     },
     origin: () => settings.publicUrl?.origin ?? listenOrigin(settings.listen, boundPort()),
   };

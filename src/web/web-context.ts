@@ -6,6 +6,7 @@ import type { OidcSignIn } from "../auth/oidc-sign-in.ts";
 import type { TokenVault } from "../auth/token-vault.ts";
 import type { WebSettings } from "../config/read-web-settings.ts";
 import type { Db } from "../db/create-database.ts";
+import type { Refusal as RefusalShown } from "../refusals/refusals.ts";
 import type { AuditChainMonitor } from "./audit-chain-monitor.ts";
 import type { SafeHtml } from "./html.ts";
 import type { MembershipCheck } from "./membership-check.ts";
@@ -15,8 +16,8 @@ export interface Refusal {
   /** Names the log line: "refused: <area>". */
   area: string;
   status: number;
-  heading: string;
-  text: string;
+  /** What the person reads: its summary is the page's heading. */
+  refused: RefusalShown;
   /** Where to go from here. */
   next: SafeHtml;
   details?: Record<string, unknown>;

@@ -4,6 +4,7 @@ import { refreshMemberships } from "../auth/refresh-memberships.ts";
 // Only for its SQL template tag, which both generated clients share.
 import { Prisma } from "../db/generated/sqlite/client.ts";
 import { monthStart, workspaceTokensThisMonth } from "../planning/token-budget.ts";
+import { type Refusal, refusal } from "../refusals/refusals.ts";
 import { html } from "./html.ts";
 import { MEMBERSHIP_MAX_UNCONFIRMED_MS, MEMBERSHIP_RECHECK_MS } from "./membership-check.ts";
 import { auditLogPage } from "./pages/audit-log-page.ts";
@@ -34,15 +35,13 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     request: FastifyRequest,
     reply: FastifyReply,
     status: number,
-    heading: string,
-    text: string,
+    refused: Refusal,
     details: Record<string, unknown> = {},
   ) => {
     ctx.refuse(request, reply, {
       area: "workspaces",
       status,
-      heading,
-      text,
+      refused,
       details,
       next: html`<p><a href="/workspaces">Your workspaces</a></p>`,
     });
@@ -69,14 +68,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
   }
 
   const notFound = (request: FastifyRequest, reply: FastifyReply, workspaceId: string, reason: string) =>
-    message(
-      request,
-      reply,
-      404,
-      "Workspace not found",
-      "There is no such workspace, or GitHub does not list it among the installations you can reach.",
-      { reason, workspaceId },
-    );
+    message(request, reply, 404, refusal("web.workspace_not_found"), { reason, workspaceId });
 
   /**
    * The membership, or a 404 that does not tell whether the workspace exists. A membership GitHub
@@ -118,16 +110,12 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     }
     const noToken = outcome.reason === "no_github_token";
     const status = noToken ? 403 : 503;
-    await message(
-      request,
-      reply,
-      status,
-      "Access could not be confirmed",
-      noToken
-        ? "GitHub last confirmed that you can reach this workspace over an hour ago, and Amistio holds no valid GitHub token to ask again. Sign out and sign in with GitHub, and your workspaces are checked again."
-        : "GitHub last confirmed that you can reach this workspace over an hour ago, and it cannot be asked right now. Until it answers, the workspace stays closed. Nothing was changed; try again in a few minutes.",
-      { reason: outcome.reason, err: outcome.error, workspaceId, confirmedAgoMs: age },
-    );
+    await message(request, reply, status, refusal("web.access_unconfirmed", { noToken }), {
+      reason: outcome.reason,
+      err: outcome.error,
+      workspaceId,
+      confirmedAgoMs: age,
+    });
     return null;
   }
 
@@ -195,13 +183,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     });
     const token = identity && viewer.githubId !== null ? await ctx.tokens.githubAccessToken(identity) : undefined;
     if (!ctx.github || !token) {
-      return message(
-        request,
-        reply,
-        409,
-        "Sign in with GitHub again",
-        "Amistio holds no valid GitHub token for you. Sign out and sign in with GitHub, and your workspaces are listed again.",
-      );
+      return message(request, reply, 409, refusal("web.github_token_missing"));
     }
     let count: number;
     try {
@@ -214,14 +196,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
         now: now(),
       });
     } catch (error) {
-      return message(
-        request,
-        reply,
-        502,
-        "GitHub did not answer",
-        "GitHub could not be asked which workspaces you can reach. Your list was left as it was; try again later.",
-        { err: error },
-      );
+      return message(request, reply, 502, refusal("web.github_unreachable"), { err: error });
     }
     await appendAuditEvent(
       db,
@@ -237,7 +212,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     const after = field(request.query, "after");
     const cursor = after === undefined ? undefined : TASK_CURSOR.exec(after);
     if (after !== undefined && !cursor)
-      return message(request, reply, 400, "Bad page link", "That page link is not valid. Start from the newest tasks.");
+      return message(request, reply, 400, refusal("web.bad_page_link", { newest: "tasks" }));
     const at = cursor ? new Date(Number(cursor[1])) : undefined;
     const person = { select: { login: true, name: true } };
     const rows = await db.task.findMany({
@@ -310,13 +285,7 @@ export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRo
     const beforeText = field(request.query, "before");
     const before = beforeText === undefined ? undefined : Number(beforeText);
     if (before !== undefined && (!/^\d{1,12}$/.test(beforeText!) || !Number.isSafeInteger(before))) {
-      return message(
-        request,
-        reply,
-        400,
-        "Bad page link",
-        "That page link is not valid. Start from the newest events.",
-      );
+      return message(request, reply, 400, refusal("web.bad_page_link", { newest: "events" }));
     }
     const [rows, chain] = await Promise.all([
       db.auditEvent.findMany({

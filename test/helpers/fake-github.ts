@@ -71,6 +71,8 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
     comments: [] as (FakeComment & { issue: number })[],
     reactions: [] as { commentId: number; content: string }[],
     edits: 0,
+    /** Every comment body written, created or edited, in order: a tracking comment's states. */
+    writes: [] as { id: number; body: string }[],
     requests: [] as string[],
     /** Called after each comment is created, e.g. to time a benchmark. */
     onComment: undefined as ((comment: FakeComment & { issue: number }) => void) | undefined,
@@ -133,6 +135,7 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
           user: { login: "amistio[bot]", type: "Bot" },
         };
         state.comments.push(comment);
+        state.writes.push({ id: comment.id, body: comment.body });
         state.onComment?.(comment);
         return [201, comment];
       },
@@ -145,6 +148,7 @@ export function createFakeGithubApi(options: FakeGithubOptions = {}) {
         if (!comment) return notFound;
         comment.body = body.body ?? "";
         state.edits++;
+        state.writes.push({ id: comment.id, body: comment.body });
         return [200, comment];
       },
     ],

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { readEnv } from "../../../src/config/env.ts";
 import { parseRepoSettings } from "../../../src/config/repo-settings.ts";
-import { monthStart, nextMonthStart, renderOverBudget } from "../../../src/planning/token-budget.ts";
+import { monthStart, nextMonthStart } from "../../../src/planning/token-budget.ts";
+import { refusal, refusalComment } from "../../../src/refusals/refusals.ts";
 import { commentPayload, type FakeGithub, fakeGithub } from "../../helpers/fake-github.ts";
 import { startTestAmistio, type TestAmistio, testPrivateKey } from "../../helpers/test-amistio.ts";
 import { webhookExample } from "../../helpers/webhook-examples.ts";
@@ -55,12 +56,14 @@ describe("monthly token budgets per repository", () => {
     expect(ai.received).toHaveLength(2);
     const { db } = amistio.database;
     expect(await db.planVersion.count()).toBe(2);
-    const expected = renderOverBudget({
-      used: PER_PLAN * 2,
-      limit: PER_PLAN * 2,
-      resetsAt: nextMonthStart(new Date()),
-      prefix: "/amistio",
-    });
+    const expected = refusalComment(
+      refusal("plan.over_budget", {
+        used: PER_PLAN * 2,
+        limit: PER_PLAN * 2,
+        resetsAt: nextMonthStart(new Date()),
+        prefix: "/amistio",
+      }),
+    );
     const refusals = github.replies().filter((c) => c.body.startsWith(expected));
     expect(refusals).toHaveLength(2);
     expect(expected).toContain(`240 of 240 tokens`);

@@ -277,7 +277,7 @@ describe("dispatching approved runs", () => {
     const audit = await db.auditEvent.findFirstOrThrow({
       where: { action: "run.dispatch_failed", target: `task:${seeded.taskId}` },
     });
-    expect(JSON.parse(audit.data)).toMatchObject({ code: "workflow_missing", runId: seeded.runId });
+    expect(JSON.parse(audit.data)).toMatchObject({ code: "dispatch.workflow_missing", runId: seeded.runId });
     expect((await db.task.findUniqueOrThrow({ where: { id: seeded.taskId } })).state).toBe("failed");
   });
 

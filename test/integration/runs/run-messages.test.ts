@@ -6,72 +6,23 @@ import { parse } from "yaml";
 import { runCli } from "../../../packages/runner/src/cli.ts";
 import { readWorkflowTemplate } from "../../../packages/runner/src/workflow-template.ts";
 import { runIdFromTitle } from "../../../src/runs/dispatch-workflow.ts";
-import {
-  renderApprovalLapsed,
-  renderDispatchForbidden,
-  renderDispatchRejected,
-  renderDispatchUnavailable,
-  renderEndedWithoutReport,
-  renderNoPublicUrl,
-  renderPullRequestBody,
-  renderQueuedTooLong,
-  renderRunOutcome,
-  renderWorkflowMissing,
-} from "../../../src/runs/render-run-messages.ts";
+import { renderPullRequestBody, renderRunSucceeded } from "../../../src/runs/render-run-messages.ts";
 import { SEED_PLAN } from "../../fixtures/runner/seed-run.ts";
 
-const prefix = "/amistio";
-
 describe("what people read about runs", () => {
-  it("dispatch problems", () => {
+  // Refusals and failures are snapshot with the registry (test/unit/refusals/refusals.test.ts).
+  it("a run that went well", () => {
+    const common = { version: 2, branch: "amistio/7-run", htmlUrl: "https://github.com/o/r/actions/runs/1" };
     expect(
-      renderWorkflowMissing({ workflow: ".github/workflows/amistio.yml", branch: "main", prefix }),
-    ).toMatchSnapshot();
-    expect(
-      renderDispatchForbidden({ status: 403, message: "Resource not accessible by integration", prefix }),
-    ).toMatchSnapshot();
-    expect(renderDispatchForbidden({ status: 404, message: "Not Found", prefix })).toMatchSnapshot();
-    expect(
-      renderDispatchRejected({ message: 'Unexpected inputs provided: ["x"]\n```\n@someone', prefix }),
-    ).toMatchSnapshot();
-    expect(renderDispatchUnavailable({ message: "Bad Gateway", attempts: 5, prefix })).toMatchSnapshot();
-    expect(renderApprovalLapsed({ reason: "plan v2 is superseded, not approved.", prefix })).toMatchSnapshot();
-    expect(renderNoPublicUrl(prefix)).toMatchSnapshot();
-  });
-
-  it("following and ending runs", () => {
-    expect(
-      renderQueuedTooLong({
-        minutes: 15,
-        labels: ["self-hosted", "gpu"],
-        htmlUrl: "https://github.com/o/r/actions/runs/1",
-        prefix,
-      }),
-    ).toMatchSnapshot();
-    expect(
-      renderEndedWithoutReport({ conclusion: "failure", htmlUrl: "https://github.com/o/r/actions/runs/1", prefix }),
-    ).toMatchSnapshot();
-    expect(renderEndedWithoutReport({ conclusion: "cancelled", htmlUrl: null, prefix })).toMatchSnapshot();
-    const common = { version: 2, branch: "amistio/7-run", htmlUrl: "https://github.com/o/r/actions/runs/1", prefix };
-    expect(
-      renderRunOutcome({
+      renderRunSucceeded({
         ...common,
-        outcome: "changes",
         pullRequestUrl: "https://github.com/o/r/pull/9",
         changedFiles: 3,
+        outputTail: null,
       }),
     ).toMatchSnapshot();
     expect(
-      renderRunOutcome({ ...common, outcome: "changes", pullRequestProblem: "Validation Failed" }),
-    ).toMatchSnapshot();
-    expect(renderRunOutcome({ ...common, outcome: "no_changes", outputTail: "nothing to do" })).toMatchSnapshot();
-    expect(
-      renderRunOutcome({
-        ...common,
-        outcome: "failed",
-        reason: "the agent exited with an error. `exit code 2`",
-        outputTail: "``` @team <img>",
-      }),
+      renderRunSucceeded({ ...common, pullRequestUrl: null, changedFiles: 0, outputTail: "nothing to do" }),
     ).toMatchSnapshot();
   });
 

@@ -106,10 +106,10 @@ describe("the runner API: OIDC-authenticated, bound to the dispatched run", () =
     for (const status of ["completed", "cancelled", "queued"]) {
       const s = await dispatched({ status });
       const other = await call(s.runId, "events", await h.issuer.mint({ ...s.claims, run_id: "1" }), { events: [] });
-      expect(other, status).toMatchObject({ status: 403, body: { code: "other_run" } });
+      expect(other, status).toMatchObject({ status: 403, body: { code: "runner.other_run" } });
       expect(JSON.stringify(other.body), status).not.toMatch(/ended|dispatched|completed|cancelled|queued/);
       const otherAttempt = await call(s.runId, "events", await h.issuer.mint({ ...s.claims, run_attempt: "7" }));
-      expect(otherAttempt, status).toMatchObject({ status: 403, body: { code: "other_attempt" } });
+      expect(otherAttempt, status).toMatchObject({ status: 403, body: { code: "runner.other_attempt" } });
       // The run's own token still hears why it is refused.
       const own = await call(s.runId, "events", await h.issuer.mint(s.claims), { events: [] });
       expect(own.status, status).toBe(409);
@@ -218,7 +218,7 @@ describe("the runner API: OIDC-authenticated, bound to the dispatched run", () =
       workflow_ref: s.claims.workflow_ref.replace(/@.*/, "@refs/heads/evil"),
     };
     const refused = await call(s.runId, "start", await h.issuer.mint(onBranch));
-    expect(refused).toMatchObject({ status: 403, body: { code: "other_workflow" } });
+    expect(refused).toMatchObject({ status: 403, body: { code: "runner.other_workflow" } });
     expect(refused.body).not.toHaveProperty("plan");
     // Even a token claiming the default branch's file is matched against the run GitHub reports.
     h.gh.reply("GET", `${BASE}/actions/runs/66002`, [
@@ -226,7 +226,7 @@ describe("the runner API: OIDC-authenticated, bound to the dispatched run", () =
       workflowRun({ id: 66002, title: `Amistio run ${s.runId}`, headBranch: "evil" }),
     ]);
     const copied = await call(s.runId, "start", await h.issuer.mint({ ...s.claims, run_id: "66002" }));
-    expect(copied).toMatchObject({ status: 403, body: { code: "other_run" } });
+    expect(copied).toMatchObject({ status: 403, body: { code: "runner.other_run" } });
     // A run of the right file and branch created before the Amistio run cannot be its dispatch either.
     h.gh.reply("GET", `${BASE}/actions/runs/66003`, [
       200,

@@ -64,13 +64,14 @@ describe("parseCommands: approve versions", () => {
 
   it("names the bad version and shows the right form", () => {
     const [command] = parseCommands("/amistio approve vX");
-    expect(command?.problem).toContain("`vX` is not a plan version");
-    expect(command?.problem).toContain("`/amistio approve v3`");
+    expect(command?.problem?.code).toBe("command.bad_version");
+    expect(command?.problem?.text).toContain("`vX` is not a plan version");
+    expect(command?.problem?.text).toContain("`/amistio approve v3`");
   });
 
   it("cannot be broken out of its code span by backticks in the input", () => {
     const [command] = parseCommands("/amistio approve v`@everyone`");
-    expect(command?.problem).toMatch(/^`v@everyone` is not/);
+    expect(command?.problem?.text).toMatch(/^`v@everyone` is not/);
   });
 });
 
@@ -104,7 +105,8 @@ describe("parseCommands: details", () => {
   });
 
   it("revise without feedback is a problem", () => {
-    expect(parseCommands("/amistio revise")[0]?.problem).toContain("needs feedback");
+    expect(parseCommands("/amistio revise")[0]?.problem).toMatchObject({ code: "command.no_feedback" });
+    expect(parseCommands("/amistio revise")[0]?.problem?.text).toContain("needs feedback");
     expect(parseCommands("/amistio revise smaller steps")[0]?.problem).toBeUndefined();
   });
 

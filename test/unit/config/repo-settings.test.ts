@@ -4,8 +4,9 @@ import {
   choosePlannerProvider,
   DEFAULT_REPO_SETTINGS,
   parseRepoSettings,
-  renderSettingsProblems,
+  type SettingsProblem,
 } from "../../../src/config/repo-settings.ts";
+import { refusal } from "../../../src/refusals/refusals.ts";
 
 const problemsOf = (yamlText: string) => {
   const result = parseRepoSettings(parseYaml(yamlText));
@@ -148,16 +149,17 @@ describe("choosePlannerProvider", () => {
   });
 });
 
-describe("renderSettingsProblems", () => {
+describe("the settings.invalid reply", () => {
+  const render = (problems: SettingsProblem[], file = ".github/amistio.yml") =>
+    refusal("settings.invalid", { file, problems }).text;
+
   it("names each key and its problem", () => {
-    expect(
-      renderSettingsProblems(problemsOf("approvals:\n  required: 0\n  quorum: 2\nrunner:\n  agent: copilot")),
-    ).toMatchSnapshot();
+    expect(render(problemsOf("approvals:\n  required: 0\n  quorum: 2\nrunner:\n  agent: copilot"))).toMatchSnapshot();
   });
 
   it("keeps hostile keys inside their code span and bounds the list", () => {
     const keys = Array.from({ length: 25 }, (_, i) => `"k\`${i} | @everyone": 1`).join("\n");
-    const text = renderSettingsProblems(problemsOf(keys), ".github/amistio.yaml");
+    const text = render(problemsOf(keys), ".github/amistio.yaml");
     expect(text).toContain("`.github/amistio.yaml`");
     expect(text).toContain("| `k'0 \\| @everyone` |");
     expect(text).toContain("…and 5 more.");

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { monthStart, nextMonthStart, renderOverBudget } from "../../../src/planning/token-budget.ts";
+import { monthStart, nextMonthStart } from "../../../src/planning/token-budget.ts";
+import { refusal } from "../../../src/refusals/refusals.ts";
 
 describe("token budget months", () => {
   it("counts calendar months in UTC, across the year's end", () => {
@@ -12,7 +13,7 @@ describe("token budget months", () => {
   });
 
   it("names the month used up and the day it starts again", () => {
-    const text = renderOverBudget({
+    const { text } = refusal("plan.over_budget", {
       used: 1_234_567,
       limit: 1_000_000,
       resetsAt: new Date("2027-01-01T00:00:00Z"),
