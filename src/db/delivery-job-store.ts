@@ -63,7 +63,7 @@ export interface IntakeStore {
     jobs?: readonly JobRecord[],
   ): Promise<{ stored: Set<string>; queued: Set<string> }>;
   /** A delivery of an event Amistio does not handle: kept as `ignored`, once. */
-  recordIgnoredDelivery(delivery: DeliveryRecord, at: Date): Promise<void>;
+  recordIgnoredDelivery(delivery: Omit<DeliveryRecord, "payload">, at: Date): Promise<void>;
   /** A delivery its worker finished (`done`) or dropped (`ignored`); its kept payload goes. */
   settleDelivery(id: string, status: "done" | "ignored", error: string | null, at: Date): Promise<void>;
   /**
@@ -273,13 +273,8 @@ export function createDeliveryJobStore(db: Db, hotPath: HotPathSql): DeliveryJob
           WHERE "queue" = ${queue} AND "status" = 'queued' AND "runAt" <= ${at}
           ORDER BY "runAt" ASC
           LIMIT ${limitSql}) AS "due"`);
-      // Counts come back as bigint from PostgreSQL's driver for some column types; dates as stored.
-      return rows.map((row) => ({
-        ...row,
-        attempts: Number(row.attempts),
-        maxAttempts: Number(row.maxAttempts),
-        runAt: new Date(row.runAt),
-      }));
+      // Dates come back as each connection gives them: text from the SQLite thread, a Date from Prisma.
+      return rows.map((row) => ({ ...row, runAt: new Date(row.runAt) }));
     },
 
     async claimJob(job, token, at, lockedUntil) {

@@ -188,7 +188,7 @@ export function createEmbeddedQueue(options: EmbeddedQueueOptions): JobQueue {
         lastAttempt: job.attempts >= job.maxAttempts,
         waits,
         signal: entry.controller.signal,
-        dueAt: new Date(job.runAt),
+        dueAt: job.runAt,
       });
       clearInterval(entry.heartbeat);
       if (!(await store.completeJob(job.id, entry.token, now())))

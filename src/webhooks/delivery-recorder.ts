@@ -120,8 +120,10 @@ export function createDeliveryRecorder(options: DeliveryRecorderOptions) {
     const records = candidates.map(({ delivery }) => recordOf(delivery));
     const { sameDatabase } = queue;
     // With the queue in this database, each new delivery's job is stored in the same transaction.
-    const jobs = sameDatabase && candidates.map(({ delivery }) => sameDatabase.jobRecord(deliverJob(delivery)));
-    const { stored, queued } = await store.recordDeliveries(records, new Date(), jobs || undefined);
+    const jobs = sameDatabase
+      ? candidates.map(({ delivery }) => sameDatabase.jobRecord(deliverJob(delivery)))
+      : undefined;
+    const { stored, queued } = await store.recordDeliveries(records, new Date(), jobs);
     if (sameDatabase && jobs) sameDatabase.queued(jobs.filter((_, index) => queued.has(records[index]!.id)));
     const withJob = ({ delivery }: Pending) => queued.has(delivery.deliveryId);
     const fresh = candidates.filter(({ delivery }) => stored.has(delivery.deliveryId));

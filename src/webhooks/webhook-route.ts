@@ -154,7 +154,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       }
       if (!isHandledEvent(event)) {
         count(event, "ignored");
-        await store.recordIgnoredDelivery({ id: deliveryId, event, action, installationId, payload: null }, new Date());
+        await store.recordIgnoredDelivery({ id: deliveryId, event, action, installationId }, new Date());
         request.log.info(aboutDelivery, "webhook ignored: Amistio does not handle this event");
         metrics.observeWebhookResponse("ignored", secondsSince(started));
         return reply.code(202).send({ status: "ignored" });

@@ -23,7 +23,7 @@ describe("the SQLite file is private to its owner", () => {
     try {
       // Both connections write, so the write-ahead log and the shared-memory index exist.
       await database.store.recordIgnoredDelivery(
-        { id: "mode-test", event: "issues", action: null, installationId: null, payload: null },
+        { id: "mode-test", event: "issues", action: null, installationId: null },
         new Date(),
       );
       await database.db.webhookDelivery.count();
