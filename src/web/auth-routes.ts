@@ -3,7 +3,7 @@ import { ResponseBodyError } from "openid-client";
 import { appendAuditEvent } from "../audit/append-audit-event.ts";
 import { refreshMemberships } from "../auth/refresh-memberships.ts";
 import { resolveSignIn, type VerifiedIdentity } from "../auth/resolve-sign-in.ts";
-import { type Refusal, refusal } from "../refusals/refusals.ts";
+import { refusal } from "../refusals/refusals.ts";
 import { html } from "./html.ts";
 import { safeReturnTo } from "./return-to.ts";
 import { field, type WebContext } from "./web-context.ts";
@@ -24,22 +24,11 @@ export async function authRoutes(app: FastifyInstance, { ctx }: AuthRoutesOption
   const label = (provider: Provider) =>
     provider === "github" ? "GitHub" : (ctx.settings.oidc?.name ?? "OpenID Connect");
   const callbackPath = (provider: Provider) => `/auth/${provider}/callback`;
-  /** A refusal page, and its one log line (the request id comes with the request's logger). */
-  const fail = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    status: number,
-    refused: Refusal,
-    details: Record<string, unknown> = {},
-  ) => {
-    ctx.refuse(request, reply, {
-      area: "sign-in",
-      status,
-      refused,
-      details,
-      next: html`<p><a href="/">Back to the start page</a>${request.viewer ? html` · <a href="/account">Your account</a>` : ""}</p>`,
-    });
-  };
+  const fail = ctx.refusesIn(
+    "sign-in",
+    (request) =>
+      html`<p><a href="/">Back to the start page</a>${request.viewer ? html` · <a href="/account">Your account</a>` : ""}</p>`,
+  );
 
   const notConfigured = (request: FastifyRequest, reply: FastifyReply, provider: Provider) =>
     fail(request, reply, 404, refusal("web.sign_in_not_configured", { provider: label(provider) }));

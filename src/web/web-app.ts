@@ -164,6 +164,8 @@ export async function webApp(app: FastifyInstance, options: WebAppOptions): Prom
         body: messagePage({ heading, text: refused.text, next, code: refused.code }),
       });
     },
+    refusesIn: (area, next) => (request, reply, status, refused, details) =>
+      ctx.refuse(request, reply, { area, status, refused, details, next: next(request) }),
     origin: () => settings.publicUrl?.origin ?? listenOrigin(settings.listen, boundPort()),
   };
 

@@ -23,6 +23,14 @@ export interface Refusal {
   details?: Record<string, unknown>;
 }
 
+export type AreaRefusal = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  refused: RefusalShown,
+  details?: Record<string, unknown>,
+) => FastifyReply;
+
 export interface PageOptions {
   status?: number;
   title: string;
@@ -46,6 +54,8 @@ export interface WebContext {
   page(request: FastifyRequest, reply: FastifyReply, options: PageOptions): FastifyReply;
   /** A refusal page, and its one log line (the request's logger carries the request id). */
   refuse(request: FastifyRequest, reply: FastifyReply, refusal: Refusal): FastifyReply;
+  /** `refuse` for the routes of one area, whose refusals all lead on to the same place. */
+  refusesIn(area: string, next: (request: FastifyRequest) => SafeHtml): AreaRefusal;
   /**
    * Where this server is reached, for callback URLs: AMISTIO_PUBLIC_URL, else the address it listens
    * on (HOST, PORT). Never the request's Host header.

@@ -4,7 +4,7 @@ import { refreshMemberships } from "../auth/refresh-memberships.ts";
 // Only for its SQL template tag, which both generated clients share.
 import { Prisma } from "../db/generated/sqlite/client.ts";
 import { monthStart, workspaceTokensThisMonth } from "../planning/token-budget.ts";
-import { type Refusal, refusal } from "../refusals/refusals.ts";
+import { refusal } from "../refusals/refusals.ts";
 import { html } from "./html.ts";
 import { MEMBERSHIP_MAX_UNCONFIRMED_MS, MEMBERSHIP_RECHECK_MS } from "./membership-check.ts";
 import { auditLogPage } from "./pages/audit-log-page.ts";
@@ -30,22 +30,7 @@ type RunRow = TaskView["runs"][number] & { taskId: string };
 export async function workspaceRoutes(app: FastifyInstance, { ctx }: WorkspaceRoutesOptions): Promise<void> {
   const { db, now } = ctx;
   app.addHook("preHandler", requireViewer(ctx));
-  /** A refusal page, and its one log line (the request id comes with the request's logger). */
-  const message = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    status: number,
-    refused: Refusal,
-    details: Record<string, unknown> = {},
-  ) => {
-    ctx.refuse(request, reply, {
-      area: "workspaces",
-      status,
-      refused,
-      details,
-      next: html`<p><a href="/workspaces">Your workspaces</a></p>`,
-    });
-  };
+  const message = ctx.refusesIn("workspaces", () => html`<p><a href="/workspaces">Your workspaces</a></p>`);
 
   /**
    * The latest runs of each task, in one round trip. Each branch reads at most RUNS_PER_TASK index
